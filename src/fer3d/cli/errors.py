@@ -1,0 +1,39 @@
+"""Turn expected errors into one clear line and exit code 2, never a bare traceback."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from fer3d.config import ConfigError
+from fer3d.data.errors import BadInputError
+
+
+class UserError(Exception):
+    """A mistake in how a command was called; the message says what to do instead."""
+
+
+EXPECTED = (BadInputError, ConfigError, UserError, FileNotFoundError)
+
+
+def run_app(app: typer.Typer) -> None:
+    try:
+        app(standalone_mode=False)
+    except EXPECTED as err:
+        print(f"fer3d: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("fer3d: interrupted; finished work is saved and the same command resumes it", file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as err:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(err, click.exceptions.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Abort):
+            sys.exit(1)
+        raise

@@ -1,0 +1,217 @@
+"""Typed, frozen experiment configuration; JSON round trip with unknown keys rejected.
+
+An :class:`ExperimentConfig` says everything needed to train and evaluate one model on a prepared
+clip cache: what the model sees (:class:`InputConfig`), the network (:class:`ModelConfig`) and how it is
+trained (:class:`TrainConfig`). The paper's searched choices (its Table 1) are all fields here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+Activation = Literal["relu", "elu", "prelu", "leaky_relu", "mish"]
+Init = Literal["xavier_uniform", "xavier_normal"]
+Pooling = Literal["avg", "max"]
+Optimizer = Literal["adam", "lookahead_adam"]
+Precision = Literal["auto", "fp32", "bf16"]
+
+TEMPORAL_KERNELS = (1, 3, 5, 7, 9)
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is invalid; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """What the network sees, derived from the cached clips without redoing face work."""
+
+    clahe: bool = True  # use the CLAHE variant stored in the cache
+    normalize: bool = False  # per-clip standardisation (zero mean, unit variance)
+    size: int = 112  # spatial size fed to the model; cached clips are resized once if different
+    frames: int = 10  # use the last `frames` frames of each cached clip (1 = a single-frame baseline)
+
+    def __post_init__(self) -> None:
+        if self.size < 16:
+            raise ConfigError(f"input.size must be at least 16, got {self.size}")
+        if self.frames < 1:
+            raise ConfigError(f"input.frames must be at least 1, got {self.frames}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """C3D-BN network choices (Tran et al. 2015 with batch norm)."""
+
+    activation: Activation = "relu"
+    temporal_kernel: int = 3
+    init: Init = "xavier_uniform"
+    pooling: Pooling = "avg"
+    extra_block: bool = False
+    dropout: float = 0.5
+    width: float = 1.0  # multiplies every conv and FC width (1.0 = the original 64..512 / 4096)
+
+    def __post_init__(self) -> None:
+        if self.temporal_kernel not in TEMPORAL_KERNELS:
+            raise ConfigError(f"model.temporal_kernel must be one of {TEMPORAL_KERNELS}, got {self.temporal_kernel}")
+        if not 0.0 <= self.dropout <= 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1], got {self.dropout}")
+        if self.width <= 0:
+            raise ConfigError(f"model.width must be positive, got {self.width}")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Batched clip augmentation; the same transform is applied to every frame of a clip."""
+
+    mirror: bool = True
+    rotation_deg: float = 10.0  # uniform in [-rotation_deg, rotation_deg]
+    contrast: tuple[float, float] = (0.7, 1.3)  # linear contrast factor range
+    balance: bool = True  # oversample minority classes (with augmentation) to the majority count
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    optimizer: Optimizer = "adam"
+    lr: float = 3e-4
+    weight_decay: float = 0.0
+    epochs: int = 20
+    batch_size: int = 16
+    class_weights: bool = False  # inverse-frequency weights in the cross-entropy
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    precision: Precision = "auto"  # "auto": the per-device recipe (see fer3d.training.recipe)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("train.epochs and train.batch_size must be at least 1")
+        if self.lr <= 0:
+            raise ConfigError(f"train.lr must be positive, got {self.lr}")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    input: InputConfig = field(default_factory=InputConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
+        return from_dict(cls, data)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> ExperimentConfig:
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"config file {path} is not valid JSON: {err}") from None
+        try:
+            return cls.from_dict(data)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
+
+    def fingerprint(self) -> str:
+        """Short stable hash of every field: results computed under another config never mix."""
+        return fingerprint(self.to_dict())
+
+    def with_overrides(self, overrides: dict[str, Any]) -> ExperimentConfig:
+        """Return a copy with dotted keys replaced, e.g. ``{"train.epochs": 5, "model.width": 0.5}``."""
+        data = self.to_dict()
+        for dotted, value in overrides.items():
+            node = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                if not isinstance(node.get(key), dict):
+                    raise ConfigError(f"unknown config key {dotted!r}")
+                node = node[key]
+            if leaf not in node:
+                raise ConfigError(f"unknown config key {dotted!r}; known here: {sorted(node)}")
+            node[leaf] = value
+        return type(self).from_dict(data)
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """Parse ``key=value`` strings; values are JSON when they parse as JSON, else plain strings."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value (e.g. train.epochs=5), got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def fingerprint(data: Any) -> str:
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def to_dict(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], data: Any, where: str = "") -> T:
+    """Build dataclass ``cls`` from plain data, checking keys, literal choices and basic types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'} must be an object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in {where or 'config'}; known: {sorted(names)}")
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}" if where else k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise ConfigError(f"{where} must be one of {list(choices)}, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        return tuple(float(v) for v in value)
+    if origin in (typing.Union, types.UnionType):
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    return value

@@ -1,0 +1,33 @@
+"""Turning a record into its last ``n`` frames, padded by repeating the last one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fer3d.data.errors import BadInputError
+from fer3d.data.frames import Color, load_frame
+from fer3d.data.records import SequenceRecord
+
+
+def last_frames(record: SequenceRecord, n: int, color: Color) -> list[np.ndarray]:
+    """The last ``n`` frames of a sequence as uint8 arrays; shorter sequences repeat their last frame."""
+    if record.video is not None:
+        from fer3d.data.video import read_last_frames  # video decoding lives with the video reader
+
+        frames = read_last_frames(record.video, n, color)
+        where = str(record.video)
+    else:
+        if not record.frames:
+            raise BadInputError(record.sequence_id, "empty sequence: no frames")
+        frames = [load_frame(p, color) for p in record.frames[-n:]]
+        where = record.source
+    if not frames:
+        raise BadInputError(where, "empty sequence: no frames could be read")
+    shapes = {f.shape for f in frames}
+    if len(shapes) > 1:
+        raise BadInputError(where, f"frames of mixed sizes {sorted(shapes)}", "all frames of a sequence must match")
+    return pad_to_length(frames, n)
+
+
+def pad_to_length(frames: list[np.ndarray], n: int) -> list[np.ndarray]:
+    return list(frames[-n:]) + [frames[-1]] * max(0, n - len(frames))

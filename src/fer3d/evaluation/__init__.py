@@ -1,0 +1,1 @@
+"""Evaluation protocols: subject-wise splits, resumable cross-validation, metrics."""

@@ -1,0 +1,251 @@
+"""Resumable subject-wise cross-validation.
+
+A run folder holds ``run.json`` (config, protocol, cache fingerprint, fold definitions), one
+``folds/fold_XXX.json`` per finished fold (written atomically), and at the end ``metrics.json``,
+``predictions.json`` and ``config.json``. Running the same command again skips finished folds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from fer3d.config import ExperimentConfig
+from fer3d.data.cache import ClipStore
+from fer3d.evaluation.metrics import accuracy, confusion_matrix, per_class_recall
+from fer3d.evaluation.splits import Fold, make_folds
+from fer3d.models import build_model
+from fer3d.training import fit, predict_proba
+from fer3d.training.inputs import load_clips
+from fer3d.training.recipe import Recipe, choose_recipe
+
+
+class RunMismatchError(ValueError):
+    """The output folder holds a different run (config, data or protocol)."""
+
+
+@dataclass
+class FoldResult:
+    fold: int
+    test_indices: list[int]
+    predictions: list[int]
+    probabilities: list[list[float]]
+    accuracy: float
+    train_seconds: float
+    epoch_losses: list[float]
+    data_fraction: float = 0.0  # share of training time spent preparing batches
+
+    @property
+    def correct(self) -> int:
+        return int(round(self.accuracy * len(self.test_indices)))
+
+
+@dataclass
+class CVResult:
+    protocol: str
+    folds: list[FoldResult]
+    labels: np.ndarray  # true labels of every clip in the store
+    class_names: tuple[str, ...]
+    sequence_ids: list[str] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+
+    @property
+    def tested(self) -> np.ndarray:
+        return np.concatenate([f.test_indices for f in self.folds]).astype(int)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return np.concatenate([f.predictions for f in self.folds]).astype(int)
+
+    @property
+    def pooled_accuracy(self) -> float:
+        return accuracy(self.labels[self.tested], self.predictions)
+
+    @property
+    def fold_accuracies(self) -> list[float]:
+        return [f.accuracy for f in self.folds]
+
+    def confusion(self) -> np.ndarray:
+        return confusion_matrix(self.labels[self.tested], self.predictions, len(self.class_names))
+
+    def metrics(self) -> dict[str, Any]:
+        matrix = self.confusion()
+        recall = per_class_recall(matrix)
+        return {
+            "protocol": self.protocol,
+            "pooled_accuracy": self.pooled_accuracy,
+            "mean_fold_accuracy": float(np.mean(self.fold_accuracies)),
+            "fold_accuracies": self.fold_accuracies,
+            "per_class_recall": {n: (None if np.isnan(r) else float(r)) for n, r in zip(self.class_names, recall)},
+            "confusion_matrix": matrix.tolist(),
+            "class_names": list(self.class_names),
+            "n_tested": int(len(self.tested)),
+            "train_seconds": float(sum(f.train_seconds for f in self.folds)),
+        }
+
+
+FoldCallback = Callable[[FoldResult, list[FoldResult], int], None]
+
+
+def train_and_predict(
+    store: ClipStore,
+    config: ExperimentConfig,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    *,
+    seed: int,
+    recipe: Recipe,
+    progress: bool = False,
+) -> tuple[np.ndarray, Any]:
+    """Train a fresh model on ``train_idx`` and return test probabilities and the fit record."""
+    clips = load_clips(store, config.input)
+    torch.manual_seed(seed)
+    model = build_model(config, store.num_classes, store.channels)
+    labels = store.labels[train_idx]
+    record = fit(model, clips[train_idx], labels, config, recipe, num_classes=store.num_classes, seed=seed, progress=progress)
+    probs = predict_proba(model, clips[test_idx], config, recipe)
+    return probs, record
+
+
+def fold_seed(seed: int, fold: int) -> int:
+    return seed * 1_000_003 + fold
+
+
+def run_header(store: ClipStore, config: ExperimentConfig, protocol: str, folds: list[Fold]) -> dict[str, Any]:
+    return {
+        "config": config.to_dict(),
+        "config_fingerprint": config.fingerprint(),
+        "cache": str(store.path),
+        "cache_fingerprint": store.fingerprint,
+        "protocol": protocol,
+        "folds": [{"index": f.index, "test": f.test.tolist()} for f in folds],
+    }
+
+
+def _check_or_write_header(out_dir: Path, header: dict[str, Any]) -> None:
+    path = out_dir / "run.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        for key in ("config_fingerprint", "cache_fingerprint", "protocol", "folds"):
+            if old.get(key) != header[key]:
+                raise RunMismatchError(
+                    f"{out_dir} holds a different run ({key} differs); use another --output folder or delete it"
+                )
+        return
+    write_json_atomic(path, header)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def cross_validate(
+    store: ClipStore,
+    config: ExperimentConfig,
+    protocol: str = "kfold",
+    *,
+    k: int = 10,
+    split_seed: int = 0,
+    folds: list[Fold] | None = None,
+    out_dir: str | Path | None = None,
+    on_fold: FoldCallback | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> CVResult:
+    """Cross-validate ``config`` on ``store``; finished folds in ``out_dir`` are reused, not recomputed.
+
+    ``on_fold(result, finished, n_folds)`` is called after every fold (reused ones included) and may raise
+    to stop early (the search uses it to prune).
+    """
+    if folds is None:
+        folds = make_folds(protocol, store.labels, store.subjects, k=k, seed=split_seed)
+    recipe = choose_recipe(config, device)
+    fold_dir = None
+    if out_dir is not None:
+        out = Path(out_dir)
+        fold_dir = out / "folds"
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        _check_or_write_header(out, run_header(store, config, protocol, folds))
+    finished: list[FoldResult] = []
+    bar = tqdm(folds, desc=f"{protocol} folds", unit="fold", disable=not progress)
+    for fold in bar:
+        saved = fold_dir / f"{fold.name}.json" if fold_dir else None
+        if saved is not None and saved.exists():
+            result = FoldResult(**json.loads(saved.read_text()))
+        else:
+            start = time.perf_counter()
+            probs, record = train_and_predict(
+                store, config, fold.train, fold.test, seed=fold_seed(config.seed, fold.index), recipe=recipe
+            )
+            predictions = probs.argmax(axis=1)
+            result = FoldResult(
+                fold=fold.index,
+                test_indices=fold.test.tolist(),
+                predictions=predictions.tolist(),
+                probabilities=np.round(probs, 6).tolist(),
+                accuracy=accuracy(store.labels[fold.test], predictions),
+                train_seconds=time.perf_counter() - start,
+                epoch_losses=record.epoch_losses,
+                data_fraction=record.data_seconds / max(record.seconds, 1e-9),
+            )
+            if saved is not None:
+                write_json_atomic(saved, asdict(result))
+        finished.append(result)
+        pooled = accuracy(store.labels[np.concatenate([f.test_indices for f in finished]).astype(int)],
+                          np.concatenate([f.predictions for f in finished]))
+        bar.set_postfix(acc=f"{100 * pooled:.1f}%")
+        if on_fold is not None:
+            on_fold(result, finished, len(folds))
+    result = CVResult(protocol, finished, store.labels, store.class_names, store.sequence_ids, list(store.subjects))
+    if out_dir is not None:
+        save_result(result, Path(out_dir), config)
+    return result
+
+
+def save_result(result: CVResult, out_dir: Path, config: ExperimentConfig) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config.to_json(out_dir / "config.json")
+    write_json_atomic(out_dir / "metrics.json", result.metrics())
+    rows = []
+    for fold in result.folds:
+        for index, pred, probs in zip(fold.test_indices, fold.predictions, fold.probabilities):
+            rows.append(
+                {
+                    "index": index,
+                    "fold": fold.fold,
+                    "sequence_id": result.sequence_ids[index] if result.sequence_ids else str(index),
+                    "subject": result.subjects[index] if result.subjects else "",
+                    "label": result.class_names[result.labels[index]],
+                    "prediction": result.class_names[pred],
+                    "probabilities": probs,
+                }
+            )
+    write_json_atomic(out_dir / "predictions.json", rows)
+
+
+def load_result(run_dir: str | Path) -> CVResult:
+    """Rebuild a :class:`CVResult` from a finished run folder (for reports and significance tests)."""
+    run_dir = Path(run_dir)
+    header_path = run_dir / "run.json"
+    if not header_path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a fer3d run folder (no run.json)")
+    header = json.loads(header_path.read_text())
+    store = ClipStore.open(header["cache"])
+    folds = []
+    for fold in header["folds"]:
+        path = run_dir / "folds" / f"fold_{fold['index']:03d}.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} is missing: the run is unfinished; run the same command again to resume")
+        folds.append(FoldResult(**json.loads(path.read_text())))
+    return CVResult(header["protocol"], folds, store.labels, store.class_names, store.sequence_ids, list(store.subjects))

@@ -1,0 +1,65 @@
+"""Named configurations: the paper's final architectures and size profiles.
+
+A preset fixes the searched choices (the paper's Tables 2 and 4). A profile fixes the cost: input
+size, width and epochs. ``get_config("ckplus-paper", profile="cpu")`` combines them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fer3d.config import AugmentConfig, ConfigError, ExperimentConfig, InputConfig, ModelConfig, TrainConfig
+
+# Table 2: the configuration the paper's search found on CK+.
+CKPLUS_PAPER = ExperimentConfig(
+    input=InputConfig(clahe=True, normalize=False, size=112),
+    model=ModelConfig(
+        activation="relu",
+        temporal_kernel=3,
+        init="xavier_uniform",
+        pooling="avg",
+        extra_block=False,
+        dropout=0.2511,
+    ),
+    train=TrainConfig(optimizer="adam", class_weights=False, augment=AugmentConfig()),
+)
+
+# Table 4: the configuration the paper's search found on Oulu-CASIA.
+OULU_PAPER = ExperimentConfig(
+    input=InputConfig(clahe=False, normalize=True, size=112),
+    model=ModelConfig(
+        activation="leaky_relu",
+        temporal_kernel=3,
+        init="xavier_normal",
+        pooling="max",
+        extra_block=False,
+        dropout=0.4233,
+    ),
+    train=TrainConfig(optimizer="lookahead_adam", class_weights=False, augment=AugmentConfig()),
+)
+
+PRESETS: dict[str, ExperimentConfig] = {"ckplus-paper": CKPLUS_PAPER, "oulu-paper": OULU_PAPER}
+
+# Cost profiles: dotted overrides applied on top of a preset.
+PROFILES: dict[str, dict[str, Any]] = {
+    # The paper's scale: C3D at full width on 112x112 clips (a GPU job).
+    "full": {},
+    # Small enough for a laptop CPU: 48x48 input, quarter width (conv 16..128, FC 1024).
+    "cpu": {"input.size": 48, "model.width": 0.25, "train.epochs": 12, "train.batch_size": 16, "train.lr": 1e-3},
+    # For tests and smoke runs: seconds per fold.
+    "tiny": {"input.size": 32, "model.width": 0.125, "train.epochs": 2, "train.batch_size": 8, "train.lr": 1e-3},
+}
+
+
+def get_config(preset: str, profile: str = "full", overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    return apply_profile(PRESETS[preset], profile, overrides)
+
+
+def apply_profile(
+    config: ExperimentConfig, profile: str = "full", overrides: dict[str, Any] | None = None
+) -> ExperimentConfig:
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    return config.with_overrides({**PROFILES[profile], **(overrides or {})})

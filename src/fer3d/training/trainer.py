@@ -1,0 +1,124 @@
+"""A task-agnostic training loop: fixed epochs, no model selection on held-out data.
+
+The clips of a fold are moved to the device once as uint8; each batch is converted, augmented and
+normalised there, so there is no per-sample Python work in the loop.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from fer3d.config import ExperimentConfig
+from fer3d.training.augment import augment
+from fer3d.training.inputs import normalize, to_float
+from fer3d.training.optim import make_optimizer
+from fer3d.training.recipe import Recipe
+
+
+@dataclass
+class FitResult:
+    epoch_losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    clips_seen: int = 0
+    data_seconds: float = 0.0  # time spent preparing batches (conversion, augmentation, normalisation)
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
+    """Inverse-frequency weights ``N / (K * n_c)``; a class absent from training gets weight 0."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    weights = np.where(counts > 0, len(labels) / (num_classes * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def epoch_order(labels: np.ndarray, balance: bool, generator: torch.Generator) -> torch.Tensor:
+    """Indices for one epoch. With ``balance`` every class is oversampled to the majority count (each clip
+    at least once; the duplicates differ through augmentation)."""
+    if not balance:
+        return torch.randperm(len(labels), generator=generator)
+    classes, counts = np.unique(labels, return_counts=True)
+    target = counts.max()
+    parts = []
+    for cls, count in zip(classes, counts):
+        members = torch.from_numpy(np.flatnonzero(labels == cls))
+        extra = members[torch.randint(len(members), (int(target - count),), generator=generator)]
+        parts += [members, extra]
+    order = torch.cat(parts)
+    return order[torch.randperm(len(order), generator=generator)]
+
+
+def fit(
+    model: nn.Module,
+    clips: torch.Tensor,
+    labels: np.ndarray,
+    config: ExperimentConfig,
+    recipe: Recipe,
+    *,
+    num_classes: int,
+    seed: int,
+    progress: bool = False,
+) -> FitResult:
+    """Train ``model`` on uint8 ``clips [N, C, T, H, W]`` with integer ``labels`` for a fixed number of epochs."""
+    train = config.train
+    generator = torch.Generator().manual_seed(seed)
+    model.to(recipe.device)
+    if recipe.channels_last:
+        model.to(memory_format=torch.channels_last_3d)
+    model.train()
+    optimizer = make_optimizer(model, train)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer if not hasattr(optimizer, "optimizer") else optimizer.optimizer, T_max=train.epochs
+    )
+    weight = class_weights(labels, num_classes).to(recipe.device) if train.class_weights else None
+    loss_fn = nn.CrossEntropyLoss(weight=weight)
+    device_clips = clips.to(recipe.device)  # uint8, once per fold
+    device_labels = torch.from_numpy(labels).to(recipe.device)
+    result = FitResult()
+    start = time.perf_counter()
+    for _epoch in tqdm(range(train.epochs), desc="train", unit="epoch", disable=not progress, leave=False):
+        order = epoch_order(labels, train.augment.balance, generator)
+        total, seen = 0.0, 0
+        for first in range(0, len(order), train.batch_size):
+            index = order[first : first + train.batch_size]
+            if len(index) < 2:  # batch norm needs two samples; a lone last clip reappears next epoch
+                continue
+            data_start = time.perf_counter()
+            idx = index.to(recipe.device)
+            batch = normalize(augment(to_float(device_clips[idx]), train.augment, generator), config.input.normalize)
+            if recipe.channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last_3d)
+            result.data_seconds += time.perf_counter() - data_start
+            with recipe.autocast():
+                loss = loss_fn(model(batch), device_labels[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(index)
+            seen += len(index)
+        scheduler.step()
+        result.epoch_losses.append(total / max(1, seen))
+        result.clips_seen += seen
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+@torch.no_grad()
+def predict_proba(
+    model: nn.Module, clips: torch.Tensor, config: ExperimentConfig, recipe: Recipe, batch_size: int = 64
+) -> np.ndarray:
+    """Class probabilities ``[N, K]`` for uint8 ``clips [N, C, T, H, W]`` (no augmentation)."""
+    model.to(recipe.device).eval()
+    out = []
+    for first in range(0, len(clips), batch_size):
+        batch = normalize(to_float(clips[first : first + batch_size].to(recipe.device)), config.input.normalize)
+        if recipe.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last_3d)
+        with recipe.autocast():
+            logits = model(batch)
+        out.append(torch.softmax(logits.float(), dim=1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
