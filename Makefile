@@ -30,8 +30,7 @@ demo: $(STAMP)
 	bash scripts/demo.sh
 
 test: $(STAMP) $(TESTDATA)/.done
-	bash scripts/test_services.sh
-	FER3D_TEST_MEDIA=$(CURDIR)/$(TESTDATA)/media $(BIN)/python -m pytest -q
+	FER3D_TEST_MEDIA=$(CURDIR)/$(TESTDATA)/media bash scripts/run_tests.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

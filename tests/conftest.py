@@ -15,7 +15,8 @@ torch.set_num_threads(1)  # CI has two cores; tests are tiny and one thread avoi
 def write_fake_ckplus(
     root: Path, subjects: int = 6, classes: int = 3, frames: tuple[int, int] = (4, 12), size: int = 24, seed: int = 0
 ) -> Path:
-    """A CK+-layout tree whose label is a bright square growing in a class-specific corner."""
+    """A CK+-layout tree whose label is a bright bar growing from the centre of a class-specific row band
+    (mirror-symmetric, so flipping augmentation keeps the label)."""
     rng = np.random.default_rng(seed)
     for s in range(1, subjects + 1):
         subject = f"S{s:03d}"
@@ -25,10 +26,10 @@ def write_fake_ckplus(
             seq_dir.mkdir(parents=True)
             for f in range(1, n + 1):
                 img = (rng.random((size, size)) * 60).astype(np.uint8)
-                grow = int(size * 0.45 * f / n)
-                y, x = divmod(int(label), 2)
-                y0, x0 = y * size // 2, x * size // 2
-                img[y0 : y0 + grow, x0 : x0 + grow] = 220
+                half = int(size * 0.45 * f / n)
+                band = size // classes
+                y0 = int(label) * band
+                img[y0 + 1 : y0 + band - 1, size // 2 - half : size // 2 + half] = 220
                 cv2.imwrite(str(seq_dir / f"{subject}_{seq:03d}_{f:08d}.png"), img)
             emo_dir = root / "Emotion" / subject / f"{seq:03d}"
             emo_dir.mkdir(parents=True)

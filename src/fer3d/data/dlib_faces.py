@@ -30,6 +30,7 @@ from fer3d.data.errors import BadInputError
 EYE_SPAN = 0.4  # inter-ocular distance as a fraction of the face width
 EYE_HEIGHT = 0.38  # eye line below the top of the face box, as a fraction of the face width
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
+TRACK_FACE = 100.0  # face width in pixels at which the tracking detector looks (dlib finds >= ~80)
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom in frame pixels
 Point = tuple[float, float]
@@ -96,21 +97,51 @@ class FaceAligner:
             (landmarks are always fitted at full resolution).
     """
 
-    def __init__(self, size: int = 112, margin: float = 0.25, upsample: int = 1, *, detect_max_side: int = 400):
+    def __init__(
+        self, size: int = 112, margin: float = 0.25, upsample: int = 1, *, detect_max_side: int = 400
+    ):
         self.size = size
         self.margin = margin
         self.upsample = upsample
         self.detect_max_side = detect_max_side
         self.detector, self.predictor = _models()
 
-    def detect_boxes(self, gray: np.ndarray) -> list[Box]:
-        """Face boxes in ``gray`` (uint8 ``[H, W]``), largest first."""
+    def detect_boxes(self, gray: np.ndarray, near: Box | None = None) -> list[Box]:
+        """Face boxes in ``gray`` (uint8 ``[H, W]``), largest first.
+
+        With ``near`` (the face's box in a neighbouring frame) the detector first looks only in a region
+        around it, rescaled so the face is about ``TRACK_FACE`` pixels wide: a cheap way to track a face
+        through a sequence, small faces included. The whole frame is searched when that finds nothing.
+        """
+        if near is not None:
+            boxes = self._detect_near(gray, near)
+            if boxes:
+                return boxes
         scale = min(1.0, self.detect_max_side / max(gray.shape[:2]))
-        small = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        small = (
+            gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        )
         rects = self.detector(small, 0)
         if len(rects) == 0 and self.upsample > 0:
             rects = self.detector(small, self.upsample)
         boxes = [(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale) for r in rects]
+        return sorted(boxes, key=_area, reverse=True)
+
+    def _detect_near(self, gray: np.ndarray, near: Box) -> list[Box]:
+        width = max(8.0, near[2] - near[0])
+        cx, cy = (near[0] + near[2]) / 2, (near[1] + near[3]) / 2
+        h, w = gray.shape[:2]
+        x0, y0 = int(max(0, cx - width)), int(max(0, cy - width))
+        x1, y1 = int(min(w, cx + width)), int(min(h, cy + width))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return []
+        scale = TRACK_FACE / width
+        roi = cv2.resize(gray[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        rects = self.detector(roi, 0)
+        boxes = [
+            (r.left() / scale + x0, r.top() / scale + y0, r.right() / scale + x0, r.bottom() / scale + y0)
+            for r in rects
+        ]
         return sorted(boxes, key=_area, reverse=True)
 
     def eyes(self, gray: np.ndarray, box: Box) -> tuple[Point, Point]:
@@ -176,8 +207,8 @@ class DlibAlignedCropper:
         self.smooth = smooth
 
     def sequence_eyes(self, frames: list[np.ndarray], where: str) -> tuple[np.ndarray, np.ndarray]:
-        """Per-frame eye centres ``[T, 2, 2]`` (after smoothing) and a ``[T]`` bool of frames where the
-        detector itself found the face (False: interpolated, or copied from a neighbour)."""
+        """Per-frame eye centres ``[T, 2, 2]`` (after smoothing) and a ``[T]`` bool marking the frames where
+        the detector ran and found no face (their eyes are copied from the nearest frame that has some)."""
         grays = [to_gray(f) for f in frames]
         n = len(grays)
         if n == 0:
@@ -189,7 +220,7 @@ class DlibAlignedCropper:
         def run(t: int) -> None:
             nonlocal last
             checked[t] = True
-            found = self.aligner.detect_boxes(grays[t])
+            found = self.aligner.detect_boxes(grays[t], near=last)
             if not found:
                 return
             if last is not None:  # the same person as before, not whoever is largest
@@ -200,7 +231,9 @@ class DlibAlignedCropper:
         keys = sorted(set(range(0, n, self.detect_every)) | {n - 1})
         for t in keys:
             run(t)
-        for a, b in zip(keys, keys[1:]):  # key frames that disagree: detect on the frames between
+        for a, b in zip(
+            keys, keys[1:], strict=False
+        ):  # key frames that disagree: detect on the frames between
             box_a, box_b = boxes[a], boxes[b]
             if b - a > 1 and (box_a is None or box_b is None or box_iou(box_a, box_b) < 0.5):
                 for t in range(a + 1, b):
@@ -223,13 +256,14 @@ class DlibAlignedCropper:
         with_eyes = np.flatnonzero(has_eyes)
         for t in np.flatnonzero(~has_eyes):
             eyes[t] = eyes[with_eyes[np.argmin(np.abs(with_eyes - t))]]
-        detected = np.array([b is not None and checked[t] for t, b in enumerate(boxes)])
-        return _moving_average(eyes, self.smooth), detected
+        return _moving_average(eyes, self.smooth), ~has_eyes
 
     def crop(self, frames: list[np.ndarray], where: str) -> np.ndarray:
         """Aligned uint8 crops ``[T, S, S]`` or ``[T, S, S, 3]``; BadInputError when no frame has a face."""
-        eyes, _ = self.sequence_eyes(frames, where)
-        return np.stack([self.aligner.align(f, (tuple(e[0]), tuple(e[1]))) for f, e in zip(frames, eyes)])
+        eyes, _no_face = self.sequence_eyes(frames, where)
+        return np.stack(
+            [self.aligner.align(f, (tuple(e[0]), tuple(e[1]))) for f, e in zip(frames, eyes, strict=True)]
+        )
 
 
 def _interpolate(boxes: list[Box | None], t: int) -> Box:

@@ -30,7 +30,9 @@ def _open(path: str | Path) -> cv2.VideoCapture:
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         capture.release()
-        raise BadInputError(path, "video cannot be opened (corrupt or unsupported codec)", "re-encode it or use --skip-bad")
+        raise BadInputError(
+            path, "video cannot be opened (corrupt or unsupported codec)", "re-encode it or use --skip-bad"
+        )
     return capture
 
 
@@ -62,7 +64,9 @@ def iter_frames(path: str | Path, color: Color) -> Iterator[tuple[int, float, np
     finally:
         capture.release()
     if index == 0:
-        raise BadInputError(path, "video has no decodable frame (corrupt or empty)", "re-encode it or use --skip-bad")
+        raise BadInputError(
+            path, "video has no decodable frame (corrupt or empty)", "re-encode it or use --skip-bad"
+        )
 
 
 def read_last_frames(path: str | Path, n: int, color: Color) -> list[np.ndarray]:

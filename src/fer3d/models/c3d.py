@@ -46,7 +46,7 @@ def _scaled(channels: int, width: float) -> int:
 def _pool(kind: str, t: int, h: int, pool_time: bool, pad_space: int = 0) -> tuple[nn.Module, int, int]:
     """A pooling layer that only halves an axis when it has at least 2 steps; returns it and the new t, h."""
     kt = 2 if pool_time and t >= 2 else 1
-    ks = 2 if h + 2 * pad_space >= 2 else 1
+    ks = 2 if h >= 2 else 1
     pad = (0, pad_space if ks == 2 else 0, pad_space if ks == 2 else 0)
     kwargs = {"count_include_pad": False} if kind == "avg" else {}
     layer = POOLS[kind](kernel_size=(kt, ks, ks), stride=(kt, ks, ks), padding=pad, **kwargs)

@@ -8,10 +8,16 @@ from torch import nn
 from fer3d.config import TrainConfig
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    adam = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+def make_optimizer(model: nn.Module, config: TrainConfig, *, fused: bool = False) -> torch.optim.Optimizer:
+    """Adam (``fused``: one kernel per step for all parameters, on CPU and CUDA) or Lookahead(Adam)."""
+    adam = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=fused or None)
     if config.optimizer == "adam":
         return adam
     from pytorch_optimizer import Lookahead
 
     return Lookahead(adam, k=5, alpha=0.5)
+
+
+def base_optimizer(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """The Adam inside a Lookahead wrapper (the one a learning-rate scheduler must drive)."""
+    return getattr(optimizer, "optimizer", optimizer)

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from fer3d.config import ExperimentConfig
 from fer3d.training.augment import augment
 from fer3d.training.inputs import normalize, to_float
-from fer3d.training.optim import make_optimizer
+from fer3d.training.optim import base_optimizer, make_optimizer
 from fer3d.training.recipe import Recipe
 
 
@@ -63,17 +63,21 @@ def fit(
     seed: int,
     progress: bool = False,
 ) -> FitResult:
-    """Train ``model`` on uint8 ``clips [N, C, T, H, W]`` with integer ``labels`` for a fixed number of epochs."""
+    """Train ``model`` on uint8 ``clips [N, C, T, H, W]`` with integer ``labels`` for a fixed number of epochs.
+
+    ``seed`` drives the epoch order and augmentation; the model's initial weights and dropout follow
+    torch's global RNG, which the caller seeds. On CPU the same seed gives the same losses to within
+    1e-4 relative (oneDNN's reductions are deterministic for a fixed thread count).
+    """
     train = config.train
     generator = torch.Generator().manual_seed(seed)
+    recipe.apply()
     model.to(recipe.device)
     if recipe.channels_last:
         model.to(memory_format=torch.channels_last_3d)
     model.train()
-    optimizer = make_optimizer(model, train)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer if not hasattr(optimizer, "optimizer") else optimizer.optimizer, T_max=train.epochs
-    )
+    optimizer = make_optimizer(model, train, fused=recipe.fused_optimizer)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(base_optimizer(optimizer), T_max=train.epochs)
     weight = class_weights(labels, num_classes).to(recipe.device) if train.class_weights else None
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     device_clips = clips.to(recipe.device)  # uint8, once per fold
@@ -104,6 +108,10 @@ def fit(
         result.epoch_losses.append(total / max(1, seen))
         result.clips_seen += seen
     result.seconds = time.perf_counter() - start
+    # Precise BN (see training/batchnorm.py): short trainings otherwise leave stale running averages.
+    from fer3d.training.batchnorm import recalibrate_batchnorm
+
+    recalibrate_batchnorm(model, clips, config, recipe)
     return result
 
 
@@ -112,7 +120,10 @@ def predict_proba(
     model: nn.Module, clips: torch.Tensor, config: ExperimentConfig, recipe: Recipe, batch_size: int = 64
 ) -> np.ndarray:
     """Class probabilities ``[N, K]`` for uint8 ``clips [N, C, T, H, W]`` (no augmentation)."""
+    recipe.apply()
     model.to(recipe.device).eval()
+    if recipe.channels_last:
+        model.to(memory_format=torch.channels_last_3d)
     out = []
     for first in range(0, len(clips), batch_size):
         batch = normalize(to_float(clips[first : first + batch_size].to(recipe.device)), config.input.normalize)

@@ -1,0 +1,305 @@
+"""Training speed: clips/s, FLOPs, fraction of the matmul peak, plain vs recipe, workers, data time, folds.
+
+Every timing that is compared with another is taken in the same run, interleaved (A B A B ...), each
+in a fresh subprocess so process-wide state (the glibc allocator fix, thread count, peak memory) is
+measured per configuration. Run ``python -m benchmarks.bench_training`` (``--quick`` for a short pass).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fer3d.config import ExperimentConfig
+from fer3d.models import build_model
+from fer3d.presets import get_config
+from fer3d.training.inputs import normalize, to_float
+from fer3d.training.optim import make_optimizer
+from fer3d.training.recipe import Recipe, choose_recipe, plain_recipe
+
+RESULTS = Path(__file__).parent / "results"
+NUM_CLASSES = 7
+
+
+def _config(size: int, width: float, kt: int = 3, batch: int = 16, precision: str = "auto") -> ExperimentConfig:
+    return get_config("ckplus-paper").with_overrides(
+        {
+            "input.size": size,
+            "model.width": width,
+            "model.temporal_kernel": kt,
+            "train.batch_size": batch,
+            "train.precision": precision,
+        }
+    )
+
+
+def _recipe(kind: str, config: ExperimentConfig, threads: int | None) -> Recipe:
+    if kind == "plain":
+        return plain_recipe()
+    recipe = choose_recipe(config, "cpu", threads=threads)
+    if kind == "recipe-fp32":
+        recipe = choose_recipe(config.with_overrides({"train.precision": "fp32"}), "cpu", threads=threads)
+    return recipe
+
+
+def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
+    """Forward + backward + optimiser steps on random clips, in this process; returns clips/s and memory."""
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    config = _config(spec["size"], spec["width"], spec.get("kt", 3), spec["batch"])
+    recipe = _recipe(spec["recipe"], config, spec.get("threads"))
+    recipe.apply() if spec["recipe"] != "plain" else None  # the plain baseline keeps glibc's defaults
+    torch.manual_seed(0)
+    model = build_model(config, NUM_CLASSES, 1)
+    if recipe.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+    optimizer = make_optimizer(model, config.train, fused=recipe.fused_optimizer)
+    loss_fn = nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(0)
+    clips = torch.randint(0, 256, (spec["batch"], 1, 10, spec["size"], spec["size"]), generator=gen, dtype=torch.uint8)
+    labels = torch.randint(0, NUM_CLASSES, (spec["batch"],), generator=gen)
+
+    def step() -> None:
+        batch = normalize(to_float(clips), False)
+        if recipe.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last_3d)
+        with recipe.autocast():
+            loss = loss_fn(model(batch), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    out: dict[str, Any] = {**spec, "recipe_name": recipe.name if spec["recipe"] != "plain" else "plain-fp32"}
+    out["train_clips_s"] = _rate(step, spec["batch"], spec["warmup"], spec["seconds"])
+    model.eval()
+
+    @torch.no_grad()
+    def infer() -> None:
+        batch = to_float(clips)
+        if recipe.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last_3d)
+        with recipe.autocast():
+            model(batch)
+
+    out["infer_clips_s"] = _rate(infer, spec["batch"], 1, spec["seconds"] / 2)
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. ``VmHWM`` rather than ``ru_maxrss``, which Linux carries
+    over from the parent across ``exec`` and so would report the parent's peak in a fresh worker."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rate(fn, batch: int, warmup: int, seconds: float) -> float:
+    for _ in range(warmup):
+        fn()
+    n, start = 0, time.perf_counter()
+    while n < 2 or time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return n * batch / (time.perf_counter() - start)
+
+
+def flops_per_clip(size: int, width: float, kt: int = 3) -> dict[str, float]:
+    """Nominal FLOPs of one clip, forward and forward + backward (torch.utils.flop_counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    config = _config(size, width, kt)
+    model = build_model(config, NUM_CLASSES, 1)
+    x = torch.rand(2, 1, 10, size, size)
+    with FlopCounterMode(display=False) as counter:
+        model(x)
+    forward = counter.get_total_flops() / 2
+    with FlopCounterMode(display=False) as counter:
+        model(x).sum().backward()
+    return {"forward_gflop": forward / 1e9, "train_gflop": counter.get_total_flops() / 2 / 1e9}
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, seconds: float = 3.0) -> float:
+    """Achieved GFLOP/s of a square matmul in ``dtype``: the practical peak a convolution can reach."""
+    a, b = torch.rand(n, n).to(dtype), torch.rand(n, n).to(dtype)
+    rate = _rate(lambda: a @ b, 1, 2, seconds)
+    return rate * 2 * n**3 / 1e9
+
+
+def _subprocess(spec: dict[str, Any]) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": str(spec.get("threads") or os.cpu_count() or 1)}
+    cmd = [sys.executable, "-m", "benchmarks.bench_training", "--worker", json.dumps(spec)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env, cwd=Path(__file__).parent.parent, text=True)
+
+
+def _collect(proc: subprocess.Popen) -> dict[str, Any]:
+    stdout, _ = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark worker failed with exit code {proc.returncode}")
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    return _collect(_subprocess(spec))
+
+
+def interleaved(specs: list[dict[str, Any]], rounds: int) -> list[dict[str, Any]]:
+    """Run each spec ``rounds`` times, alternating, and keep the median train rate per spec."""
+    runs: list[list[dict[str, Any]]] = [[] for _ in specs]
+    for _ in range(rounds):
+        for i, spec in enumerate(specs):
+            runs[i].append(run_spec(spec))
+    out = []
+    for spec_runs in runs:
+        best = sorted(spec_runs, key=lambda r: r["train_clips_s"])[len(spec_runs) // 2]
+        best["train_clips_s_all"] = [round(r["train_clips_s"], 3) for r in spec_runs]
+        out.append(best)
+    return out
+
+
+def workers_comparison(spec: dict[str, Any], seconds: float) -> dict[str, float]:
+    """Total training clips/s: two single-thread processes at once vs one two-thread process."""
+    one = run_spec({**spec, "threads": 2, "seconds": seconds})
+    procs = [_subprocess({**spec, "threads": 1, "seconds": seconds}) for _ in range(2)]
+    two = [_collect(p) for p in procs]
+    return {
+        "one_worker_2_threads_clips_s": one["train_clips_s"],
+        "two_workers_1_thread_clips_s": sum(r["train_clips_s"] for r in two),
+    }
+
+
+def synthetic_store(root: Path, subjects: int, image_size: int, seed: int = 0):
+    """A prepared cache of the synthetic face set (or the test suite's fake CK+ when it is absent)."""
+    from fer3d.data.prepare import PrepareConfig, prepare
+    from fer3d.data.registry import read_dataset
+
+    data = root / "data"
+    try:
+        from fer3d.data.synthetic import SynthConfig, generate
+
+        generate(data, SynthConfig(subjects=subjects, seed=seed, image_size=max(image_size, 48)))
+    except ImportError:
+        sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+        from conftest import write_fake_ckplus
+
+        write_fake_ckplus(data, subjects=subjects, classes=7, size=image_size, seed=seed)
+    config = PrepareConfig(size=image_size, faces="none")
+    return prepare(read_dataset("ckplus", data), root / "cache", config, workers=1, progress=False)
+
+
+def ckplus_sized_folds(store, k: int = 10, n_sequences: int = 327, seed: int = 0):
+    """Subject k-folds over a CK+-sized subset: every subject kept, ``n_sequences`` sequences in all."""
+    from fer3d.evaluation.splits import Fold, subject_kfold
+
+    rng = np.random.default_rng(seed)
+    subjects = np.asarray(store.subjects)
+    keep = [rng.choice(np.flatnonzero(subjects == s)) for s in np.unique(subjects)]  # one per subject first
+    rest = np.setdiff1d(np.arange(len(subjects)), keep)
+    extra = rng.choice(rest, max(0, min(len(rest), n_sequences - len(keep))), replace=False)
+    within = np.sort(np.concatenate([keep, extra]).astype(int))
+    folds = subject_kfold(store.labels[within], subjects[within], k=k, seed=seed)
+    return [Fold(f.index, within[f.train], within[f.test]) for f in folds], within
+
+
+def timed_cv(store, config: ExperimentConfig, folds) -> dict[str, Any]:
+    from fer3d.evaluation.crossval import cross_validate
+
+    start = time.perf_counter()
+    result = cross_validate(store, config, "kfold", folds=folds, device="cpu", progress=False)
+    wall = time.perf_counter() - start
+    data_fraction = statistics.mean(f.data_fraction for f in result.folds)
+    return {"wall_s": wall, "pooled_accuracy": result.pooled_accuracy, "data_fraction": data_fraction,
+            "n_tested": int(len(result.tested)), "folds": len(result.folds)}
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and no 10-fold runs (minutes, not an hour)")
+    parser.add_argument("--skip-cv", action="store_true", help="skip the LOSO and 10-fold wall-time runs")
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(measure_steps(json.loads(args.worker))))
+        return {}
+    rounds, seconds = (1, 6.0) if args.quick else (3, 15.0)
+    cpu = get_config("ckplus-paper", profile="cpu")
+    report: dict[str, Any] = {"torch": torch.__version__, "cpu_count": os.cpu_count(),
+                              "load_avg_at_start": os.getloadavg()}
+    report["matmul_gflops"] = {"bf16": matmul_peak(torch.bfloat16), "fp32": matmul_peak(torch.float32)}
+    full = {"size": 112, "width": 1.0, "batch": 16, "warmup": 1, "seconds": seconds}
+    small = {"size": cpu.input.size, "width": cpu.model.width, "batch": cpu.train.batch_size, "warmup": 3,
+             "seconds": seconds}
+    report["full_112"] = interleaved([{**full, "recipe": "plain"}, {**full, "recipe": "recipe"}], rounds)
+    report["cpu_default"] = interleaved([{**small, "recipe": "plain"}, {**small, "recipe": "recipe-fp32"},
+                                         {**small, "recipe": "recipe"}], rounds)
+    report["flops"] = {"full_112": flops_per_clip(112, 1.0), "cpu_default": flops_per_clip(cpu.input.size,
+                                                                                          cpu.model.width)}
+    report["workers"] = workers_comparison({**small, "recipe": "recipe"}, seconds)
+    if not (args.quick or args.skip_cv):
+        report["cv"] = cv_benchmarks(cpu)
+    _print(report)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "training.json"
+    path.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    print(f"wrote {path}")
+    return report
+
+
+def cv_benchmarks(cpu: ExperimentConfig) -> dict[str, Any]:
+    """Wall time of one LOSO trial (small set) and of 10-fold on a CK+-sized set; bf16 vs fp32 accuracy."""
+    from fer3d.evaluation.splits import loso
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = synthetic_store(Path(tmp) / "small", subjects=10, image_size=cpu.input.size)
+        out["loso_10_subjects"] = timed_cv(store, cpu, loso(np.asarray(store.subjects)))
+        store = synthetic_store(Path(tmp) / "ck", subjects=118, image_size=cpu.input.size)
+        folds, _ = ckplus_sized_folds(store)
+        out["kfold10_ckplus_sized_bf16"] = timed_cv(store, cpu, folds)
+        out["kfold10_ckplus_sized_fp32"] = timed_cv(store, cpu.with_overrides({"train.precision": "fp32"}), folds)
+    return out
+
+
+def _print(report: dict[str, Any]) -> None:
+    peak = report["matmul_gflops"]
+    print(f"matmul peak: bf16 {peak['bf16']:.0f} GFLOP/s, fp32 {peak['fp32']:.0f} GFLOP/s "
+          f"(load avg at start {report['load_avg_at_start'][0]:.1f})")
+    print(f"{'model':12} {'recipe':40} {'train clips/s':>13} {'infer clips/s':>13} {'GFLOP/s':>8} "
+          f"{'% bf16 mm':>9} {'% fp32 mm':>9} {'peak MB':>8}")
+    for key in ("full_112", "cpu_default"):
+        gflop = report["flops"][key]["train_gflop"]
+        for r in report[key]:
+            achieved = r["train_clips_s"] * gflop
+            print(f"{key:12} {r['recipe_name']:40} {r['train_clips_s']:13.2f} {r['infer_clips_s']:13.2f} "
+                  f"{achieved:8.0f} {100 * achieved / peak['bf16']:8.0f}% {100 * achieved / peak['fp32']:8.0f}% "
+                  f"{r['peak_rss_mb']:8.0f}")
+        ratio = report[key][-1]["train_clips_s"] / report[key][0]["train_clips_s"]
+        print(f"{key:12} recipe / plain training speed: {ratio:.2f}x "
+              f"(train {gflop:.2f} GFLOP/clip nominal)")
+    w = report["workers"]
+    print(f"workers: 1 x 2 threads {w['one_worker_2_threads_clips_s']:.1f} clips/s, "
+          f"2 x 1 thread {w['two_workers_1_thread_clips_s']:.1f} clips/s")
+    for name, r in report.get("cv", {}).items():
+        print(f"{name:32} wall {r['wall_s']:7.1f} s  accuracy {100 * r['pooled_accuracy']:5.1f}%  "
+              f"data time {100 * r['data_fraction']:.1f}% of training  ({r['n_tested']} tested)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""``search`` and ``best``: the architecture search over the paper's Table 1 space, and its result."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fer3d.cli.common import ConfigOpt, DeviceOpt, PresetOpt, ProfileOpt, SetOpt, resolve_config
+from fer3d.cli.errors import UserError
+
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--storage", help="Optuna storage URL (default sqlite:///OUT/search.db); PostgreSQL for many machines"
+    ),
+]
+
+
+def search(
+    cache: Annotated[Path, typer.Argument(help="Clip cache folder printed by `fer3d prepare`")],
+    study: Annotated[str, typer.Option("--study", help="Study name; the same name resumes or joins it")],
+    storage: StorageOpt = None,
+    n_trials: Annotated[int, typer.Option("--n-trials", help="Total finished trials over all workers")] = 100,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop starting trials after this many seconds")
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option(help="Exact pruning target: pooled accuracy a trial must reach")
+    ] = 0.965,
+    protocol: Annotated[str, typer.Option(help="loso | kfold")] = "loso",
+    k: Annotated[int, typer.Option("--k", help="Folds for kfold")] = 10,
+    split_seed: Annotated[int, typer.Option(help="Seed of the subject k-fold split")] = 0,
+    sampler: Annotated[str, typer.Option(help="tpe | random")] = "tpe",
+    seed: Annotated[int, typer.Option(help="Sampler seed")] = 0,
+    pruner: Annotated[
+        str, typer.Option(help="exact | median | wilcoxon (both on top of exact) | none")
+    ] = "exact",
+    search_lr: Annotated[
+        bool, typer.Option("--search-lr", help="Also search the learning rate (not in Table 1)")
+    ] = False,
+    preset: PresetOpt = None,
+    config: ConfigOpt = None,
+    profile: ProfileOpt = "full",
+    overrides: SetOpt = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Search folder: search.db, trials/")] = Path(
+        "runs/search"
+    ),
+    jobs: Annotated[
+        int, typer.Option("--jobs", help="Worker processes on this machine, sharing the study")
+    ] = 1,
+    device: DeviceOpt = None,
+    heartbeat: Annotated[int, typer.Option(help="Seconds between a running trial's heartbeats")] = 30,
+    grace: Annotated[int, typer.Option(help="A trial silent this long is failed and retried")] = 120,
+    worker: Annotated[int, typer.Option(hidden=True)] = 0,
+    threads: Annotated[int | None, typer.Option(hidden=True, help="torch threads of this process")] = None,
+    progress: Annotated[bool, typer.Option(hidden=True)] = True,
+) -> None:
+    """Search the paper's Table 1 space with Optuna; kill it any time, the same command resumes."""
+    import torch
+
+    from fer3d.data.cache import ClipStore
+    from fer3d.search.study import SearchError, SearchSettings, create_or_load, run_search
+
+    store = ClipStore.open(cache)
+    base = resolve_config(preset, config, profile, overrides)
+    try:
+        settings = SearchSettings(
+            study_name=study,
+            out_dir=output,
+            base=base,
+            storage=storage,
+            n_trials=n_trials,
+            timeout=timeout,
+            threshold=threshold,
+            protocol=protocol,
+            k=k,
+            split_seed=split_seed,
+            sampler=sampler,
+            seed=seed,
+            pruner=pruner,
+            search_lr=search_lr,
+            worker=worker,
+            device=device,
+            heartbeat_interval=heartbeat,
+            grace_period=grace,
+        )
+        if jobs > 1:
+            create_or_load(store, settings)  # one process creates the study; workers then only join it
+            argv = [
+                str(cache),
+                "--study",
+                study,
+                "--storage",
+                settings.storage_url,
+                "--n-trials",
+                str(n_trials),
+                "--threshold",
+                str(threshold),
+                "--protocol",
+                protocol,
+                "--k",
+                str(k),
+                "--split-seed",
+                str(split_seed),
+                "--sampler",
+                sampler,
+                "--seed",
+                str(seed),
+                "--pruner",
+                pruner,
+                "--profile",
+                profile,
+                "-o",
+                str(output),
+                "--heartbeat",
+                str(heartbeat),
+                "--grace",
+                str(grace),
+            ]
+            argv += ["--search-lr"] if search_lr else []
+            argv += ["--timeout", str(timeout)] if timeout is not None else []
+            argv += ["--preset", preset] if preset else []
+            argv += ["--config", str(config)] if config else []
+            argv += ["--device", device] if device else []
+            for item in overrides or []:
+                argv += ["--set", item]
+            _run_workers(settings, argv, jobs, progress)
+        else:
+            if threads is not None:
+                torch.set_num_threads(threads)
+            result = run_search(store, settings, progress=progress)
+            _print_outcome(result)
+    except SearchError as err:
+        raise UserError(str(err)) from None
+
+
+def _run_workers(settings, argv: list[str], jobs: int, progress: bool) -> None:
+    """Start ``jobs`` worker processes (torch threads = cores / jobs each) and follow the shared study."""
+    from tqdm import tqdm
+
+    from fer3d.search.study import FINISHED, _summary, load_study
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, cores // jobs)
+    launcher = [sys.executable, "-c", "from fer3d.cli import main; main()", "search"]
+    procs = [
+        subprocess.Popen(
+            launcher + argv + ["--worker", str(i), "--threads", str(threads), "--no-progress"],
+            env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+        )
+        for i in range(jobs)
+    ]
+    study = load_study(settings.study_name, settings.storage_url)
+    bar = tqdm(
+        total=settings.n_trials, desc=f"search {settings.study_name} ({jobs} workers)", disable=not progress
+    )
+    try:
+        while any(p.poll() is None for p in procs):
+            time.sleep(2)
+            bar.n = min(settings.n_trials, len(study.get_trials(deepcopy=False, states=FINISHED)))
+            bar.set_postfix_str(_summary(study), refresh=True)
+    except KeyboardInterrupt:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait()
+        raise
+    finally:
+        bar.close()
+    failed = [i for i, p in enumerate(procs) if p.returncode != 0]
+    if failed:
+        raise UserError(
+            f"worker(s) {failed} exited with an error (see above); the same command resumes the study"
+        )
+    _print_outcome(study)
+
+
+def _print_outcome(study) -> None:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    count = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
+    typer.echo(
+        f"study {study.study_name}: {count['complete']} complete, {count['pruned']} pruned, "
+        f"{count['fail']} failed"
+    )
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if complete:
+        best = study.best_trial
+        typer.echo(
+            f"best: trial {best.number}, pooled accuracy {100 * best.value:.2f}% (selected on these folds)"
+        )
+        typer.echo(f"params: {best.params}")
+    else:
+        typer.echo("no trial completed (all pruned?): lower --threshold or run more trials")
+
+
+def best(
+    study: Annotated[str, typer.Argument(help="Study name given to `fer3d search --study`")],
+    storage: StorageOpt = None,
+    search_dir: Annotated[
+        Path, typer.Option("-o", "--search-dir", help="Search folder holding search.db (when no --storage)")
+    ] = Path("runs/search"),
+    output: Annotated[Path, typer.Option("--output", help="Config JSON to write")] = Path("best.json"),
+) -> None:
+    """Write the best trial's full config as JSON for `fer3d evaluate --config`."""
+    from fer3d.search.study import SearchError, best_config, load_study
+
+    url = storage or f"sqlite:///{(search_dir / 'search.db').resolve()}"
+    if storage is None and not (search_dir / "search.db").is_file():
+        raise UserError(
+            f"{search_dir / 'search.db'} does not exist; give --storage URL or the search's -o folder"
+        )
+    try:
+        found = load_study(study, url)
+        config = best_config(found)
+    except SearchError as err:
+        raise UserError(str(err)) from None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    config.to_json(output)
+    trial = found.best_trial
+    typer.echo(
+        f"trial {trial.number}: pooled accuracy {100 * trial.value:.2f}% on the folds it was selected on"
+    )
+    typer.echo(
+        f"wrote {output}; measure it without selection bias with `fer3d evaluate --config {output}` on other"
+    )
+    typer.echo("data or with nested cross-validation")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(search)
+    app.command()(best)

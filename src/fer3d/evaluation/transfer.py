@@ -1,0 +1,271 @@
+"""Transfer between datasets (the paper's Table 6): a configuration tuned on A, evaluated on B.
+
+Both arms use the same subject k-fold split of B (so ``fer3d compare`` can pair them):
+
+(a) ``scratch``: a fresh model trained on each training part of B;
+(b) ``finetuned``: a model pre-trained once on all of A, its head mapped to B's classes
+    (:mod:`fer3d.evaluation.labelmap`), then fine-tuned on each training part of B with the same recipe.
+
+Target clips whose class has no source counterpart are dropped from both arms (count reported), and
+predictions are restricted to the kept classes. Layout of ``out_dir``::
+
+    pretrained.pt + pretrained.json   the model pre-trained on A (reused when config and caches match)
+    scratch/   finetuned/             ordinary run folders (``crossval.load_result`` reads them)
+    transfer.json                     Table 6 rows, label map, dropped count
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from fer3d.config import ExperimentConfig
+from fer3d.data.cache import ClipStore
+from fer3d.evaluation.crossval import (
+    CVResult,
+    FoldResult,
+    RunMismatchError,
+    fold_seed,
+    run_header,
+    save_result,
+    write_json_atomic,
+)
+from fer3d.evaluation.labelmap import LabelMap
+from fer3d.evaluation.metrics import accuracy
+from fer3d.evaluation.splits import Fold, subject_kfold
+from fer3d.models import build_model
+from fer3d.training import fit, predict_proba
+from fer3d.training.inputs import load_clips
+from fer3d.training.recipe import Recipe, choose_recipe
+
+ARMS = ("scratch", "finetuned")
+ARM_TITLES = {"scratch": "trained from scratch on B", "finetuned": "pre-trained on all of A, fine-tuned on B"}
+
+
+@dataclass
+class TransferResult:
+    source: str
+    target: str
+    label_map: LabelMap
+    dropped: int
+    arms: dict[str, CVResult]
+
+    def table6_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for arm, result in self.arms.items():
+            accs = np.array(result.fold_accuracies)
+            rows.append(
+                {
+                    "source": self.source,
+                    "target": self.target,
+                    "arm": arm,
+                    "training": ARM_TITLES[arm],
+                    "protocol": f"subject {len(result.folds)}-fold",
+                    "pooled_accuracy": result.pooled_accuracy,
+                    "mean_fold_accuracy": float(accs.mean()),
+                    "std_fold_accuracy": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
+                    "n_tested": int(len(result.tested)),
+                    "dropped": self.dropped,
+                }
+            )
+        return rows
+
+
+def head_layer(model: nn.Module) -> str:
+    """Name of the last ``nn.Linear`` (the classifier head) in ``model``."""
+    names = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if not names:
+        raise ValueError("model has no linear classifier head")
+    return names[-1]
+
+
+def transfer_weights(pretrained: dict[str, torch.Tensor], model: nn.Module, label_map: LabelMap) -> None:
+    """Load every pre-trained weight into ``model``; head rows are copied per mapped class, others keep
+    their fresh initialisation."""
+    head = head_layer(model)
+    own = model.state_dict()
+    for key, value in pretrained.items():
+        if key.startswith(head + "."):
+            continue
+        if key not in own or own[key].shape != value.shape:
+            raise ValueError(
+                f"pre-trained weight {key} {tuple(value.shape)} does not fit the target model "
+                f"{tuple(own[key].shape) if key in own else '(missing)'}: source and target caches need the same "
+                "colour mode, and the config the same input size and frames"
+            )
+        own[key] = value
+    for t, s in enumerate(label_map.target_to_source):
+        if s >= 0:
+            own[f"{head}.weight"][t] = pretrained[f"{head}.weight"][s]
+            own[f"{head}.bias"][t] = pretrained[f"{head}.bias"][s]
+    model.load_state_dict(own)
+
+
+def pretrain(
+    source: ClipStore, config: ExperimentConfig, recipe: Recipe, out_dir: Path | None, *, progress: bool = True
+) -> dict[str, torch.Tensor]:
+    """Train on every clip of ``source``; cached in ``out_dir/pretrained.pt`` for the same config and cache."""
+    key = {"source_cache_fingerprint": source.fingerprint, "config_fingerprint": config.fingerprint()}
+    if out_dir is not None and (out_dir / "pretrained.pt").exists() and (out_dir / "pretrained.json").exists():
+        if json.loads((out_dir / "pretrained.json").read_text()) == key:
+            return torch.load(out_dir / "pretrained.pt", map_location="cpu", weights_only=True)
+    clips = load_clips(source, config.input)
+    torch.manual_seed(config.seed)
+    model = build_model(config, source.num_classes, source.channels)
+    fit(model, clips, source.labels, config, recipe, num_classes=source.num_classes, seed=config.seed, progress=progress)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = out_dir / f".pretrained.pt.tmp-{os.getpid()}"
+        torch.save(state, tmp)
+        os.replace(tmp, out_dir / "pretrained.pt")
+        write_json_atomic(out_dir / "pretrained.json", key)
+    return state
+
+
+def transfer_folds(target: ClipStore, keep: np.ndarray, k: int, split_seed: int) -> list[Fold]:
+    """Subject k-fold over the kept target clips, as indices into the whole target store."""
+    kept = np.flatnonzero(keep)
+    inner = subject_kfold(target.labels[kept], target.subjects[kept], k=k, seed=split_seed)
+    return [Fold(f.index, kept[f.train], kept[f.test]) for f in inner]
+
+
+def _arm_header(target: ClipStore, config: ExperimentConfig, folds: list[Fold], arm: str, source: ClipStore) -> dict:
+    header = run_header(target, config, "kfold", folds)
+    header.update({"arm": arm, "source_cache": str(source.path), "source_cache_fingerprint": source.fingerprint})
+    return header
+
+
+def _check_header(out: Path, header: dict[str, Any]) -> None:
+    path = out / "run.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        for key in ("config_fingerprint", "cache_fingerprint", "source_cache_fingerprint", "folds", "arm"):
+            if old.get(key) != header[key]:
+                raise RunMismatchError(f"{out} holds a different transfer run ({key} differs); use another -o folder")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, header)
+
+
+def _run_arm(
+    target: ClipStore,
+    config: ExperimentConfig,
+    folds: list[Fold],
+    allowed: np.ndarray,
+    recipe: Recipe,
+    init: Callable[[nn.Module], None],
+    out: Path | None,
+    desc: str,
+    progress: bool,
+) -> CVResult:
+    clips = load_clips(target, config.input)
+    finished: list[FoldResult] = []
+    for fold in tqdm(folds, desc=desc, unit="fold", disable=not progress):
+        saved = out / "folds" / f"{fold.name}.json" if out is not None else None
+        if saved is not None and saved.exists():
+            finished.append(FoldResult(**json.loads(saved.read_text())))
+            continue
+        start = time.perf_counter()
+        seed = fold_seed(config.seed, fold.index)
+        torch.manual_seed(seed)
+        model = build_model(config, target.num_classes, target.channels)
+        init(model)
+        record = fit(
+            model, clips[fold.train], target.labels[fold.train], config, recipe, num_classes=target.num_classes, seed=seed
+        )
+        probs = predict_proba(model, clips[fold.test], config, recipe)
+        probs[:, ~allowed] = 0.0  # a dropped class can never be predicted
+        probs /= probs.sum(axis=1, keepdims=True)
+        predictions = probs.argmax(axis=1)
+        result = FoldResult(
+            fold=fold.index,
+            test_indices=fold.test.tolist(),
+            predictions=predictions.tolist(),
+            probabilities=np.round(probs, 6).tolist(),
+            accuracy=accuracy(target.labels[fold.test], predictions),
+            train_seconds=time.perf_counter() - start,
+            epoch_losses=record.epoch_losses,
+            data_fraction=record.data_seconds / max(record.seconds, 1e-9),
+        )
+        if saved is not None:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(saved, asdict(result))
+        finished.append(result)
+    result = CVResult("kfold", finished, target.labels, target.class_names, target.sequence_ids, list(target.subjects))
+    if out is not None:
+        save_result(result, out, config)
+    return result
+
+
+def transfer(
+    source: ClipStore,
+    target: ClipStore,
+    config: ExperimentConfig,
+    *,
+    k: int = 10,
+    split_seed: int = 0,
+    out_dir: str | Path | None = None,
+    device: torch.device | str | None = None,
+    extra_map: dict[str, str] | None = None,
+    arms: tuple[str, ...] = ARMS,
+    progress: bool = True,
+) -> TransferResult:
+    """Evaluate ``config`` on ``target`` from scratch and fine-tuned from ``source``; resumable per fold."""
+    if source.channels != target.channels:
+        raise ValueError(
+            f"source cache {source.path} has {source.channels} channel(s) but target {target.path} has "
+            f"{target.channels}: prepare both with the same --color"
+        )
+    unknown = sorted(set(arms) - set(ARMS))
+    if unknown:
+        raise ValueError(f"unknown transfer arm(s) {unknown}; choose from {list(ARMS)}")
+    label_map = LabelMap.by_name(source.class_names, target.class_names, extra_map)
+    keep = label_map.target_keep(target.labels)
+    allowed = np.array([s >= 0 for s in label_map.target_to_source])
+    folds = transfer_folds(target, keep, k, split_seed)
+    recipe = choose_recipe(config, device)
+    out = Path(out_dir) if out_dir is not None else None
+    results: dict[str, CVResult] = {}
+    for arm in arms:
+        arm_out = out / arm if out is not None else None
+        if arm_out is not None:
+            _check_header(arm_out, _arm_header(target, config, folds, arm, source))
+        if arm == "scratch":
+            init: Callable[[nn.Module], None] = lambda model: None  # noqa: E731
+        else:
+            state = pretrain(source, config, recipe, out, progress=progress)
+            init = lambda model, state=state: transfer_weights(state, model, label_map)  # noqa: E731
+        results[arm] = _run_arm(target, config, folds, allowed, recipe, init, arm_out, f"{arm} folds", progress)
+    result = TransferResult(
+        source.meta.get("dataset", source.path.name),
+        target.meta.get("dataset", target.path.name),
+        label_map,
+        int((~keep).sum()),
+        results,
+    )
+    if out is not None:
+        write_json_atomic(
+            out / "transfer.json",
+            {
+                "source_cache": str(source.path),
+                "target_cache": str(target.path),
+                "config": config.to_dict(),
+                "k": k,
+                "split_seed": split_seed,
+                "label_map": label_map.to_dict(),
+                "dropped": result.dropped,
+                "rows": result.table6_rows(),
+            },
+        )
+    return result

@@ -1,0 +1,92 @@
+"""Clip classifiers for prediction: the same inputs as training, run by PyTorch or by onnxruntime.
+
+Both take uint8 crops exactly as ``prepare`` caches them and return class probabilities. The ONNX
+graph holds the normalisation and the softmax, so the onnxruntime path needs neither torch nor the
+training code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from fer3d.data.prepare import apply_clahe
+from fer3d.inference.model_dir import ModelFolderError, ModelInfo, read_model_info
+
+INPUT_NAME = "clips"
+OUTPUT_NAME = "probabilities"
+
+
+class ClipClassifier(Protocol):
+    info: ModelInfo
+
+    def predict(self, clips: np.ndarray) -> np.ndarray:
+        """uint8 ``[B, C, T, S, S]`` model-input clips -> float32 probabilities ``[B, K]``."""
+        ...
+
+
+def model_input(crops: np.ndarray, info: ModelInfo) -> np.ndarray:
+    """Aligned crops as ``prepare`` caches them (uint8 ``[T, P, P]`` or ``[T, P, P, 3]``, P the prepare
+    size) -> one model-input clip, uint8 ``[C, T, S, S]``: CLAHE when the config uses it (on the crop, as
+    in the cache), then an area resize to the model's input size (as ``load_clips``)."""
+    prep, config = info.preprocess, info.config.input
+    if config.clahe:
+        crops = apply_clahe(crops, prep.clahe_clip_limit, prep.clahe_grid)
+    if crops.shape[1] != config.size:
+        crops = np.stack(
+            [cv2.resize(c, (config.size, config.size), interpolation=cv2.INTER_AREA) for c in crops]
+        )
+    return crops[None] if crops.ndim == 3 else crops.transpose(3, 0, 1, 2)
+
+
+class TorchClassifier:
+    """The model folder's weights run by PyTorch (CPU unless ``device`` says otherwise)."""
+
+    def __init__(self, path: str | Path, *, device: str | None = None) -> None:
+        import torch
+
+        from fer3d.inference.head import ProbabilityHead
+        from fer3d.inference.model_dir import load_model
+
+        model, self.info = load_model(path)
+        self.device = torch.device(device or "cpu")
+        self.module = ProbabilityHead(model, self.info.config.input.normalize).to(self.device).eval()
+
+    def predict(self, clips: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            batch = torch.from_numpy(np.ascontiguousarray(clips)).to(self.device).float().div_(255.0)
+            return self.module(batch).float().cpu().numpy()
+
+
+class OnnxClassifier:
+    """``model.onnx`` of a model folder run by onnxruntime alone (no torch import)."""
+
+    def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.info = read_model_info(path)
+        onnx_path = self.info.onnx_path
+        if not onnx_path.is_file():
+            raise ModelFolderError(onnx_path, "missing", f"run `fer3d export {self.info.path} --onnx` first")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own unexported exception types
+            raise ModelFolderError(
+                onnx_path, f"onnxruntime cannot load it ({err})", "export it again"
+            ) from None
+
+    def predict(self, clips: np.ndarray) -> np.ndarray:
+        batch = np.ascontiguousarray(clips, dtype=np.float32) / np.float32(255.0)
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+
+
+def load_classifier(path: str | Path, *, onnx: bool = False, device: str | None = None) -> ClipClassifier:
+    return OnnxClassifier(path) if onnx else TorchClassifier(path, device=device)

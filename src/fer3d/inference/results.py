@@ -1,0 +1,70 @@
+"""What prediction produces: one row per sliding window and one per frame, as plain dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fer3d.inference.tracking import Box
+
+OK = "ok"
+NO_FACE = "no_face"
+
+
+@dataclass
+class WindowResult:
+    """One sliding window of one face track.
+
+    ``status`` is ``"ok"`` when the face was found in every frame of the window (then it has
+    probabilities) and ``"no_face"`` otherwise: nothing is guessed for frames without a face.
+    ``track`` is None for a window in which no face was followed at all.
+    """
+
+    track: int | None
+    start_frame: int
+    end_frame: int
+    t_start: float
+    t_end: float
+    status: str
+    face_frames: int
+    raw: np.ndarray | None = None  # probabilities from the model
+    smoothed: np.ndarray | None = None  # after temporal smoothing (== raw without smoothing)
+
+    def label(self, class_names: tuple[str, ...]) -> str:
+        return class_names[int(np.argmax(self.smoothed))] if self.smoothed is not None else NO_FACE
+
+    def confidence(self) -> float | None:
+        return float(np.max(self.smoothed)) if self.smoothed is not None else None
+
+
+@dataclass
+class FrameRecord:
+    frame: int
+    time: float
+    faces: dict[int, Box] = field(default_factory=dict)  # track id -> box
+
+
+@dataclass
+class PredictionResult:
+    source: str
+    class_names: tuple[str, ...]
+    fps: float
+    window: int
+    stride: int
+    smooth: str
+    smooth_window: int
+    face_mode: str
+    backend: str
+    windows: list[WindowResult] = field(default_factory=list)
+    frames: list[FrameRecord] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the whole prediction
+
+    @property
+    def face_fraction(self) -> float:
+        """Share of frames in which at least one face was found."""
+        return sum(bool(f.faces) for f in self.frames) / max(1, len(self.frames))
+
+    @property
+    def frames_per_second(self) -> float:
+        return len(self.frames) / max(self.seconds, 1e-9)

@@ -1,0 +1,258 @@
+"""Run (or resume, or join) a search: storage, sampler, worker loop and live progress.
+
+``n_trials`` is the study's total across every worker and every restart: a worker starts a trial only
+while finished + running trials are fewer than asked, waits while other workers' (or a killed process's)
+trials are running, and leaves once the total is reached. A trial of a killed process is found by its
+missing heartbeat, marked failed, and retried with the same parameters (so it resumes its saved folds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.storages import RDBStorage
+from optuna.trial import TrialState
+from tqdm import tqdm
+
+from fer3d.config import ExperimentConfig
+from fer3d.data.cache import ClipStore
+from fer3d.evaluation.splits import make_folds, subset_folds
+from fer3d.search.objective import CONFIG, Objective, SurplusTrialError
+from fer3d.search.pruning import PRUNERS, optuna_pruner
+
+SAMPLERS = ("tpe", "random")
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+class SearchError(ValueError):
+    """A search cannot run or be read as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    study_name: str
+    out_dir: Path = Path("runs/search")
+    base: ExperimentConfig = field(default_factory=ExperimentConfig)  # fixed choices: preset + profile
+    storage: str | None = None  # default: sqlite:///OUT/search.db
+    n_trials: int = 100  # total over all workers and restarts
+    timeout: float | None = None  # seconds for this worker
+    threshold: float = 0.965  # exact pruning target (pooled accuracy)
+    protocol: str = "loso"
+    k: int = 10
+    split_seed: int = 0
+    sampler: str = "tpe"
+    seed: int = 0
+    pruner: str = "exact"
+    search_lr: bool = False
+    worker: int = 0  # distinct per worker of one machine, so their samplers differ
+    device: str | None = None
+    heartbeat_interval: int = 30  # seconds between "still alive" marks of a running trial
+    grace_period: int = 120  # a running trial silent for this long is failed and retried
+    max_retry: int = 2
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise SearchError(f"unknown sampler {self.sampler!r}; choose one of {list(SAMPLERS)}")
+        if self.pruner not in PRUNERS:
+            raise SearchError(f"unknown pruner {self.pruner!r}; choose one of {list(PRUNERS)}")
+        if self.protocol not in ("loso", "kfold"):
+            raise SearchError(f"unknown protocol {self.protocol!r}; use loso or kfold")
+        if self.n_trials < 1:
+            raise SearchError(f"n_trials must be at least 1, got {self.n_trials}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise SearchError(f"threshold must be in [0, 1], got {self.threshold}")
+        if self.grace_period <= self.heartbeat_interval:
+            raise SearchError("grace_period must be longer than heartbeat_interval")
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{(Path(self.out_dir) / 'search.db').resolve()}"
+
+
+def open_storage(url: str, settings: SearchSettings | None = None) -> RDBStorage:
+    """RDB storage with heartbeats; SQLite waits on a busy lock instead of failing at once."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}
+    else:
+        engine_kwargs = {"pool_pre_ping": True}
+    if settings is None:
+        return RDBStorage(url, engine_kwargs=engine_kwargs)
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; they are what resume needs
+        warnings.simplefilter("ignore")
+        if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):  # Optuna >= 4.9
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=settings.max_retry)
+            callback = {"heartbeat_stale_trial_callback": retry}
+        else:
+            callback = {
+                "failed_trial_callback": optuna.storages.RetryFailedTrialCallback(
+                    max_retry=settings.max_retry
+                )
+            }
+        return RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=settings.heartbeat_interval,
+            grace_period=settings.grace_period,
+            **callback,
+        )
+
+
+def study_identity(store: ClipStore, settings: SearchSettings, subset: np.ndarray | None) -> dict[str, Any]:
+    """What must not change between the workers and restarts of one study (else trials would mix)."""
+    subset_key = (
+        None if subset is None else hashlib.sha256(np.sort(np.asarray(subset)).tobytes()).hexdigest()[:16]
+    )
+    return {
+        "cache_fingerprint": store.fingerprint,
+        "base_config": settings.base.fingerprint(),
+        "protocol": settings.protocol,
+        "k": settings.k if settings.protocol == "kfold" else None,
+        "split_seed": settings.split_seed if settings.protocol == "kfold" else None,
+        "threshold": settings.threshold,
+        "pruner": settings.pruner,
+        "search_lr": settings.search_lr,
+        "subset": subset_key,
+    }
+
+
+def create_or_load(
+    store: ClipStore, settings: SearchSettings, subset: np.ndarray | None = None
+) -> optuna.Study:
+    storage = open_storage(settings.storage_url, settings)
+    existing = _count_trials(storage, settings.study_name)
+    # Seeded by the trials already there, so a restart does not replay the first trials' draws.
+    seed = int(hashlib.sha256(f"{settings.seed}/{settings.worker}/{existing}".encode()).hexdigest()[:8], 16)
+    if settings.sampler == "tpe":
+        sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    else:
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+    study = optuna.create_study(
+        study_name=settings.study_name,
+        storage=storage,
+        sampler=sampler,
+        pruner=optuna_pruner(settings.pruner),
+        direction="maximize",
+        load_if_exists=True,
+    )
+    identity = study_identity(store, settings, subset)
+    stored = study.user_attrs.get("identity")
+    if stored is None:
+        study.set_user_attr("identity", identity)
+        study.set_user_attr("settings", {k: str(v) for k, v in asdict(settings).items() if k != "base"})
+    elif stored != identity:
+        changed = sorted(k for k in identity if stored.get(k) != identity.get(k))
+        raise SearchError(
+            f"study {settings.study_name!r} in {settings.storage_url} was run with other settings "
+            f"({', '.join(changed)} differ); use another --study name or the original options"
+        )
+    return study
+
+
+def _count_trials(storage: RDBStorage, name: str) -> int:
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return 0
+    return len(storage.get_all_trials(study_id, deepcopy=False))
+
+
+def run_search(
+    store: ClipStore, settings: SearchSettings, *, subset: np.ndarray | None = None, progress: bool = True
+) -> optuna.Study:
+    """Run trials until the study holds ``settings.n_trials`` finished ones (or the timeout passes).
+
+    ``subset`` restricts the search to these clip indices (nested cross-validation searches on the outer
+    training part only); folds are made on the whole store and then restricted, keeping subjects whole.
+    """
+    if progress:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the bar says what the INFO lines would
+    study = create_or_load(store, settings, subset)
+    folds = make_folds(
+        settings.protocol, store.labels, store.subjects, k=settings.k, seed=settings.split_seed
+    )
+    if subset is not None:
+        folds = [f for f in subset_folds(folds, subset) if len(f.test) > 0]
+    bar = tqdm(
+        total=settings.n_trials, desc=f"search {settings.study_name}", unit="trial", disable=not progress
+    )
+    objective = Objective(
+        store=store,
+        base=settings.base,
+        folds=folds,
+        out_dir=Path(settings.out_dir),
+        threshold=settings.threshold,
+        pruner=settings.pruner,
+        search_lr=settings.search_lr,
+        protocol=settings.protocol,
+        n_trials=settings.n_trials,
+        device=settings.device,
+        on_step=lambda done, n: bar.set_postfix_str(
+            _summary(study) + f" | trial fold {done}/{n}", refresh=True
+        ),
+    )
+    deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                optuna.storages.fail_stale_trials(study)  # a killed worker's trial: failed, then retried
+            trials = study.get_trials(deepcopy=False)
+            finished = sum(t.state in FINISHED for t in trials)
+            busy = sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
+            _refresh(bar, study, finished)
+            if finished >= settings.n_trials:
+                break
+            if finished + busy >= settings.n_trials and not any(
+                t.state == TrialState.WAITING for t in trials
+            ):
+                time.sleep(min(5.0, settings.heartbeat_interval))  # others' trials may still finish or fail
+                continue
+            study.optimize(objective, n_trials=1, catch=(SurplusTrialError,), gc_after_trial=False)
+    finally:
+        _refresh(bar, study, sum(t.state in FINISHED for t in study.get_trials(deepcopy=False)))
+        bar.close()
+    return study
+
+
+def _summary(study: optuna.Study) -> str:
+    trials = study.get_trials(deepcopy=False)
+    count = {s: sum(t.state == s for t in trials) for s in TrialState}
+    done = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    best = f"{100 * max(done):.1f}%" if done else "-"
+    return (
+        f"done {count[TrialState.COMPLETE]} pruned {count[TrialState.PRUNED]} "
+        f"failed {count[TrialState.FAIL]} running {count[TrialState.RUNNING]} best {best}"
+    )
+
+
+def _refresh(bar: tqdm, study: optuna.Study, finished: int) -> None:
+    bar.n = min(finished, bar.total)
+    bar.set_postfix_str(_summary(study), refresh=True)
+
+
+def load_study(study_name: str, storage_url: str) -> optuna.Study:
+    try:
+        return optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(open_storage(storage_url))]
+        raise SearchError(
+            f"no study {study_name!r} in {storage_url}; studies there: {names or 'none'}"
+        ) from None
+
+
+def best_config(study: optuna.Study) -> ExperimentConfig:
+    """The full config of the best finished trial (its pooled accuracy was measured on the search folds)."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        raise SearchError(
+            f"study {study.study_name!r} has no completed trial yet (all pruned, failed or running)"
+        )
+    return ExperimentConfig.from_dict(study.best_trial.user_attrs[CONFIG])

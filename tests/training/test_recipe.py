@@ -1,0 +1,73 @@
+"""The per-device recipe: what it chooses, and that every temporal kernel trains under it on CPU."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from fer3d.config import TEMPORAL_KERNELS
+from fer3d.presets import get_config
+from fer3d.training.recipe import choose_recipe, plain_recipe
+
+# One optimiser step of the tiny profile (32 px, 10 frames: time reaches 5 frames after pool2, the shape
+# where oneDNN's bf16 Conv3d backward with temporal kernel 9 crashes) under the recipe fit() would use.
+STEP = """
+import sys, numpy as np, torch
+from fer3d.models import build_model
+from fer3d.presets import get_config
+from fer3d.training import fit
+from fer3d.training.recipe import choose_recipe
+torch.set_num_threads(1)
+kt, precision = int(sys.argv[1]), sys.argv[2]
+config = get_config("ckplus-paper", profile="tiny", overrides={
+    "model.temporal_kernel": kt, "train.precision": precision, "train.epochs": 1, "train.batch_size": 6})
+recipe = choose_recipe(config, "cpu")
+torch.manual_seed(0)
+model = build_model(config, 3, 1)
+clips = torch.randint(0, 256, (6, 1, 10, 32, 32), dtype=torch.uint8)
+result = fit(model, clips, np.array([0, 1, 2, 0, 1, 2]), config, recipe, num_classes=3, seed=0)
+assert np.isfinite(result.epoch_losses[0]), result.epoch_losses
+print("ok", kt, precision, recipe.name)
+"""
+
+
+@pytest.mark.parametrize("kt", TEMPORAL_KERNELS)
+def test_one_training_step_for_every_temporal_kernel_under_the_cpu_recipe(kt: int) -> None:
+    # A subprocess, because the hazard is a segfault or a hang, not an exception.
+    for precision in ("auto", "bf16"):
+        proc = subprocess.run(
+            [sys.executable, "-c", STEP, str(kt), precision], capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, f"kt={kt} precision={precision}: rc {proc.returncode}\n{proc.stderr[-2000:]}"
+        assert proc.stdout.startswith(f"ok {kt} {precision}")
+
+
+def test_temporal_kernel_9_never_takes_bf16_on_cpu() -> None:
+    config = get_config("ckplus-paper", profile="tiny", overrides={"model.temporal_kernel": 9})
+    assert choose_recipe(config.with_overrides({"train.precision": "bf16"}), "cpu").autocast_dtype is None
+    assert choose_recipe(config, "cpu").autocast_dtype is None
+
+
+def test_precision_override_is_respected_for_other_kernels() -> None:
+    config = get_config("ckplus-paper", profile="tiny", overrides={"model.temporal_kernel": 7})
+    assert choose_recipe(config.with_overrides({"train.precision": "bf16"}), "cpu").autocast_dtype == torch.bfloat16
+    assert choose_recipe(config.with_overrides({"train.precision": "fp32"}), "cpu").autocast_dtype is None
+
+
+def test_cpu_recipe_uses_channels_last_and_fused_adam_unlike_the_plain_baseline() -> None:
+    recipe = choose_recipe(get_config("ckplus-paper", profile="tiny"), "cpu")
+    assert recipe.channels_last and recipe.fused_optimizer
+    plain = plain_recipe()
+    assert not plain.channels_last and not plain.fused_optimizer and plain.autocast_dtype is None
+
+
+def test_apply_sets_the_thread_count() -> None:
+    before = torch.get_num_threads()
+    try:
+        choose_recipe(get_config("ckplus-paper", profile="tiny"), "cpu", threads=1).apply()
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
