@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -51,7 +52,9 @@ def _photos() -> list[tuple[np.ndarray, np.ndarray]]:
 def _frame(image: np.ndarray, eyes: np.ndarray, distance: float, angle: float, shift: tuple) -> np.ndarray:
     mid = eyes.mean(0)
     tilt = np.degrees(np.arctan2(*(eyes[1] - eyes[0])[::-1]))
-    matrix = cv2.getRotationMatrix2D(tuple(map(float, mid)), tilt + angle, distance / np.linalg.norm(eyes[1] - eyes[0]))
+    matrix = cv2.getRotationMatrix2D(
+        tuple(map(float, mid)), tilt + angle, distance / np.linalg.norm(eyes[1] - eyes[0])
+    )
     matrix[:, 2] += np.array([160 + shift[0], 100 + shift[1]]) - mid
     return cv2.warpAffine(image, matrix, (320, 240), borderMode=cv2.BORDER_REPLICATE)
 
@@ -62,16 +65,25 @@ def build_tree(root: Path, subjects: int, frames: int, seed: int = 0) -> int:
     for s in range(subjects):
         image, eyes = photos[s % len(photos)]
         if (s // len(photos)) % 2:
-            image, eyes = image[:, ::-1].copy(), np.array([[image.shape[1] - 1 - x, y] for x, y in eyes[::-1]])
+            image, eyes = (
+                image[:, ::-1].copy(),
+                np.array([[image.shape[1] - 1 - x, y] for x, y in eyes[::-1]]),
+            )
         for emotion in EMOTIONS:
             folder = root / "OriginalImg" / "VL" / "Strong" / f"P{s + 1:03d}" / emotion
             folder.mkdir(parents=True)
             distance, angle = rng.uniform(40, 56), rng.uniform(-8, 8)
+            start, drift = rng.uniform(-30, 30, 2), rng.uniform(-2, 2, 2)  # a slow head movement
             for t in range(frames):
-                shift = (rng.uniform(-30, 30) + t, rng.uniform(-10, 10))
+                shift = tuple(start + drift * t + rng.uniform(-1, 1, 2))
                 frame = _frame(image, eyes, distance * (1 + 0.005 * t), angle + 0.4 * t, shift)
                 cv2.imwrite(str(folder / f"{t:03d}.jpeg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     return subjects * len(EMOTIONS) * frames
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -83,10 +95,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         total = build_tree(Path(tmp) / "oulu", args.subjects, args.frames)
         config = PrepareConfig(frames=args.frames, size=112, color="gray", faces="dlib")
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         dataset = read_dataset("oulu", Path(tmp) / "oulu")
         store = prepare(dataset, Path(tmp) / "cache", config, workers=args.workers, progress=False)
         seconds = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu_start  # this process + its (joined) workers
         assert len(store) * args.frames == total
     result = {
         "benchmark": "prepare --format oulu --faces dlib",
@@ -97,6 +110,10 @@ def main() -> None:
         "seconds": round(seconds, 3),
         "frames_per_second": round(total / seconds, 1),
         "target_frames_per_second": 150,
+        "cpu_seconds": round(cpu, 3),
+        # what the workers would reach with their cores to themselves (other load slows the wall clock)
+        "frames_per_second_if_cores_free": round(min(args.workers, os.cpu_count() or 1) * total / cpu, 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
     }

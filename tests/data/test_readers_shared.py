@@ -34,7 +34,9 @@ def test_records_labels_subjects(tiny_tree):
 def test_frames_are_in_temporal_order(tiny_tree):
     case, root = tiny_tree
     for record in _read(case, root).records:
-        assert list(record.frames) == sorted(record.frames, key=lambda p: int("".join(filter(str.isdigit, p.stem))))
+        assert list(record.frames) == sorted(
+            record.frames, key=lambda p: int("".join(filter(str.isdigit, p.stem)))
+        )
 
 
 def test_not_a_dataset_names_the_root(tiny_tree, tmp_path):
@@ -94,11 +96,12 @@ def test_mixed_sizes_name_the_sequence(tiny_tree, tmp_path):
     record = _read(case, root).records[0]
     cv2.imwrite(str(record.frames[-1]), cv2.resize(cv2.imread(str(record.frames[-1])), (40, 30)))
     with pytest.raises(BadInputError, match="mixed sizes") as err:
-        prepare(_read(case, root), tmp_path / "cache", PrepareConfig(frames=4, size=16), workers=1, progress=False)
+        prepare(
+            _read(case, root), tmp_path / "cache", PrepareConfig(frames=4, size=16), workers=1, progress=False
+        )
     assert record.source in str(err.value)
 
 
-@pytest.mark.xfail(reason="needs the gray/colour check in fer3d.data.sources.last_frames (see issue 3 note)")
 def test_mixed_gray_and_colour_name_the_sequence(tiny_tree, tmp_path):
     case, root = tiny_tree
     record = _read(case, root).records[0]
@@ -106,7 +109,9 @@ def test_mixed_gray_and_colour_name_the_sequence(tiny_tree, tmp_path):
     colour = cv2.merge([gray, gray // 2, 255 - gray])
     cv2.imwrite(str(record.frames[-1]), colour)
     with pytest.raises(BadInputError, match="gray") as err:
-        prepare(_read(case, root), tmp_path / "cache", PrepareConfig(frames=4, size=16), workers=1, progress=False)
+        prepare(
+            _read(case, root), tmp_path / "cache", PrepareConfig(frames=4, size=16), workers=1, progress=False
+        )
     assert record.source in str(err.value)
 
 

@@ -15,7 +15,7 @@ from fer3d.config import ConfigError
 from fer3d.data.ckplus import CKPlusReader
 from fer3d.data.errors import SkipLog
 from fer3d.data.records import Dataset
-from fer3d.data.synthetic import SynthConfig, generate
+from fer3d.data.synthetic import PROTOTYPES, SynthConfig, _action_units, _draw_identity, generate
 
 TINY = SynthConfig(subjects=4, seed=3, image_size=48, min_frames=6, max_frames=12)
 
@@ -47,6 +47,13 @@ def tiny_dataset(tiny: tuple[Path, str]) -> Dataset:
 def test_same_seed_writes_identical_bytes(tiny: tuple[Path, str], tmp_path: Path) -> None:
     generate(tmp_path / "again", TINY)
     assert _files(tmp_path / "again") == _files(tiny[0])
+
+
+def test_parallel_generation_writes_the_same_bytes(tmp_path: Path) -> None:
+    config = SynthConfig(subjects=8, seed=2, image_size=24, min_frames=2, max_frames=3)
+    generate(tmp_path / "serial", config, workers=1)
+    generate(tmp_path / "parallel", config, workers=2)
+    assert _files(tmp_path / "serial") == _files(tmp_path / "parallel")
 
 
 def test_different_seed_writes_different_frames(tiny: tuple[Path, str], tmp_path: Path) -> None:
@@ -161,6 +168,44 @@ def test_invalid_config_is_rejected(bad: dict) -> None:
 
 
 # ---------------------------------------------------------------- learnability (cheap linear probes)
+
+
+def _action_unit_probe(difficulty: float, subjects: int = 40) -> dict[str, float]:
+    """Linear-probe accuracy on the generator's own action units: apex alone vs change from onset."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, cross_val_score
+
+    rng = np.random.default_rng(0)
+    apex, change, labels, groups = [], [], [], []
+    for subject in range(subjects):
+        identity = _draw_identity(rng, difficulty, False)
+        for code in range(1, 8):
+            aus = _action_units(rng, identity, code, 10, difficulty)
+            apex.append(aus[-1])
+            change.append(aus[-1] - aus[0])
+            labels.append(code)
+            groups.append(subject)
+    return {
+        name: cross_val_score(
+            LogisticRegression(max_iter=500), np.array(x), labels, groups=groups, cv=GroupKFold(4)
+        ).mean()
+        for name, x in (("apex", apex), ("change", change))
+    }
+
+
+def test_resting_face_makes_the_apex_alone_ambiguous_only_when_hard() -> None:
+    easy, hard = _action_unit_probe(0.0), _action_unit_probe(1.0)
+    assert easy["apex"] > 0.95  # easy: the resting face is nearly neutral, the apex tells
+    assert hard["change"] > 0.9  # hard: the movement still tells...
+    assert hard["apex"] < hard["change"] - 0.3  # ...but the apex alone is ambiguous
+
+
+@pytest.mark.parametrize(("difficulty", "low", "high"), [(0.0, 0.0, 0.3), (1.0, 0.6, 1.6)])
+def test_resting_face_strength_grows_with_difficulty(difficulty: float, low: float, high: float) -> None:
+    rng = np.random.default_rng(1)
+    rest = np.median([np.abs(_draw_identity(rng, difficulty, False).rest).sum() for _ in range(100)])
+    apex = np.median([np.abs(p).sum() for p in PROTOTYPES.values()])  # a full-intensity expression
+    assert low < rest / apex < high  # at high difficulty, a resting face is as strong as an apex
 
 
 def _probe_accuracy(root: Path) -> dict[str, float]:

@@ -34,15 +34,25 @@ class Spy:
         return optuna_search(store, settings, subset)
 
 
-def test_nested_never_shows_outer_test_clips_to_search_or_training(fake_store, tmp_path: Path, monkeypatch) -> None:
+def test_nested_never_shows_outer_test_clips_to_search_or_training(
+    fake_store, tmp_path: Path, monkeypatch
+) -> None:
     spy = Spy(monkeypatch)
     base = get_config("ckplus-paper", "tiny", {"train.epochs": 1})
     settings = SearchSettings(
-        study_name="nested", out_dir=tmp_path / "unused", base=base, n_trials=1, threshold=0.0, protocol="loso",
-        pruner="none", device="cpu",
+        study_name="nested",
+        out_dir=tmp_path / "unused",
+        base=base,
+        n_trials=1,
+        threshold=0.0,
+        protocol="loso",
+        pruner="none",
+        device="cpu",
     )
     out = tmp_path / "nested"
-    result = nested_cv(fake_store, settings, k=2, out_dir=out, search=spy.search, device="cpu", progress=False)
+    result = nested_cv(
+        fake_store, settings, k=2, out_dir=out, search=spy.search, device="cpu", progress=False
+    )
     assert len(result.folds) == 2
     assert sorted(result.tested.tolist()) == list(range(len(fake_store)))  # every clip scored exactly once
     for fold in result.folds:
@@ -63,4 +73,6 @@ def test_nested_never_shows_outer_test_clips_to_search_or_training(fake_store, t
 
     spy.calls.clear()
     again = nested_cv(fake_store, settings, k=2, out_dir=out, search=spy.search, device="cpu", progress=False)
-    assert spy.calls == [] and again.pooled_accuracy == pytest.approx(result.pooled_accuracy)  # resumed, not rerun
+    assert spy.calls == [] and again.pooled_accuracy == pytest.approx(
+        result.pooled_accuracy
+    )  # resumed, not rerun

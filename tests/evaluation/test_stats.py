@@ -70,8 +70,12 @@ def test_wilcoxon_drops_zero_differences() -> None:
 def test_mcnemar_matches_statsmodels(n01: int, n10: int) -> None:
     both_right, both_wrong = 40, 5
     labels = np.zeros(both_right + both_wrong + n01 + n10, dtype=int)
-    pred_a = np.concatenate([np.zeros(both_right), np.ones(both_wrong), np.zeros(n01), np.ones(n10)]).astype(int)
-    pred_b = np.concatenate([np.zeros(both_right), np.ones(both_wrong), np.ones(n01), np.zeros(n10)]).astype(int)
+    pred_a = np.concatenate([np.zeros(both_right), np.ones(both_wrong), np.zeros(n01), np.ones(n10)]).astype(
+        int
+    )
+    pred_b = np.concatenate([np.zeros(both_right), np.ones(both_wrong), np.ones(n01), np.zeros(n10)]).astype(
+        int
+    )
     table = [[both_right, n01], [n10, both_wrong]]
     exact = n01 + n10 < 25
     ref = sm_mcnemar(table, exact=exact, correction=True)
@@ -83,10 +87,12 @@ def test_mcnemar_matches_statsmodels(n01: int, n10: int) -> None:
     assert ("exact" in ours.note) == exact
 
 
-def _result(fold_tests: list[list[int]], preds: list[list[int]], labels: np.ndarray, ids: list[str]) -> CVResult:
+def _result(
+    fold_tests: list[list[int]], preds: list[list[int]], labels: np.ndarray, ids: list[str]
+) -> CVResult:
     folds = [
         FoldResult(i, t, p, [], float(np.mean(labels[t] == np.array(p))), 0.0, [])
-        for i, (t, p) in enumerate(zip(fold_tests, preds))
+        for i, (t, p) in enumerate(zip(fold_tests, preds, strict=True))
     ]
     return CVResult("kfold", folds, labels, ("x", "y"), ids, [])
 

@@ -29,7 +29,9 @@ def make_store(path: Path, class_names: tuple[str, ...], subjects: int, seed: in
                 grow = 2 + f
                 clip[f, y * 12 : y * 12 + grow, x * 12 : x * 12 + grow] = 220
             clips.append(clip)
-            records.append({"subject": f"P{s:03d}", "sequence_id": f"P{s:03d}/{label}", "label": label, "source": ""})
+            records.append(
+                {"subject": f"P{s:03d}", "sequence_id": f"P{s:03d}/{label}", "label": label, "source": ""}
+            )
     raw = np.stack(clips)
     meta = {
         "dataset": path.name,
@@ -68,7 +70,9 @@ def test_transfer_weights_copies_backbone_and_mapped_head_rows() -> None:
     assert not torch.equal(new[w][2], state[w][1])  # Surprise: fresh row, not contempt's
 
 
-def test_transfer_both_arms_same_folds_drops_unmapped_and_resumes(stores, tmp_path: Path, monkeypatch) -> None:
+def test_transfer_both_arms_same_folds_drops_unmapped_and_resumes(
+    stores, tmp_path: Path, monkeypatch
+) -> None:
     source, target = stores
     config = get_config("ckplus-paper", "tiny")
     out = tmp_path / "transfer"
@@ -86,7 +90,9 @@ def test_transfer_both_arms_same_folds_drops_unmapped_and_resumes(stores, tmp_pa
             train = np.setdiff1d(arm.tested, fold.test_indices)
             assert not test_subjects & set(target.subjects[train].tolist())
     rows = result.table6_rows()
-    assert [r["arm"] for r in rows] == ["scratch", "finetuned"] and all(0 <= r["pooled_accuracy"] <= 1 for r in rows)
+    assert [r["arm"] for r in rows] == ["scratch", "finetuned"] and all(
+        0 <= r["pooled_accuracy"] <= 1 for r in rows
+    )
     assert (out / "transfer.json").exists() and (out / "pretrained.pt").exists()
     assert load_result(out / "finetuned").pooled_accuracy == pytest.approx(tuned.pooled_accuracy)
 

@@ -82,12 +82,10 @@ def test_trial_records_config_folds_and_time(fake_store, tiny_base, tmp_path: Pa
 
 
 def test_exact_pruning_keeps_a_passing_trial_and_stops_a_failing_one_at_the_first_impossible_fold(
-    fake_store, tiny_base, tmp_path: Path
+    fake_store, chance_base, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    # A learning rate too small to learn anything in one epoch: predictions near chance, so some are wrong.
-    tiny_base = tiny_base.with_overrides({"train.lr": 1e-7})
-    full = _run(fake_store, tiny_base, out, threshold=0.0, pruner="none")
+    full = _run(fake_store, chance_base, out, threshold=0.0, pruner="none")
     run_dir = Path(full.user_attrs["run_dir"])
     outcomes = _fold_outcomes(fake_store, run_dir)
     final = sum(c for c, _ in outcomes) / sum(t for _, t in outcomes)
@@ -95,7 +93,7 @@ def test_exact_pruning_keeps_a_passing_trial_and_stops_a_failing_one_at_the_firs
     assert full.value == pytest.approx(final)
 
     # Exactly at its final accuracy the trial passes: it must never be pruned.
-    kept = _run(fake_store, tiny_base, out, threshold=final)
+    kept = _run(fake_store, chance_base, out, threshold=final)
     assert kept.state == optuna.trial.TrialState.COMPLETE
     assert kept.value == pytest.approx(final)
     assert kept.user_attrs[FOLDS_TRAINED] == 0  # every fold came from disk: same predictions
@@ -104,7 +102,7 @@ def test_exact_pruning_keeps_a_passing_trial_and_stops_a_failing_one_at_the_firs
     correct0, tested0 = outcomes[0]
     total = sum(t for _, t in outcomes)
     for threshold in (final + 1e-6, (correct0 + total - tested0) / total + 1e-6, 1.0):
-        pruned = _run(fake_store, tiny_base, out, threshold=threshold)
+        pruned = _run(fake_store, chance_base, out, threshold=threshold)
         expected = _first_impossible_fold(outcomes, threshold)
         assert expected is not None
         assert pruned.state == optuna.trial.TrialState.PRUNED, threshold
@@ -113,6 +111,6 @@ def test_exact_pruning_keeps_a_passing_trial_and_stops_a_failing_one_at_the_firs
         assert len(pruned.user_attrs[FOLD_ACCURACIES]) == expected + 1
 
 
-def test_pruner_none_never_prunes(fake_store, tiny_base, tmp_path: Path) -> None:
-    trial = _run(fake_store, tiny_base, tmp_path / "out", threshold=1.0, pruner="none")
+def test_pruner_none_never_prunes(fake_store, chance_base, tmp_path: Path) -> None:
+    trial = _run(fake_store, chance_base, tmp_path / "out", threshold=1.0, pruner="none")
     assert trial.state == optuna.trial.TrialState.COMPLETE

@@ -23,7 +23,9 @@ def test_shape_and_range_are_kept() -> None:
 
 
 def test_every_frame_of_a_clip_gets_the_same_transform() -> None:
-    out = augment(_clips(), AugmentConfig(rotation_deg=15, contrast=(0.5, 1.5)), torch.Generator().manual_seed(0))
+    out = augment(
+        _clips(), AugmentConfig(rotation_deg=15, contrast=(0.5, 1.5)), torch.Generator().manual_seed(0)
+    )
     assert torch.allclose(out, out[:, :, :1].expand_as(out), atol=1e-6)
 
 
@@ -36,7 +38,7 @@ def test_clips_get_different_transforms() -> None:
 def test_mirror_only_flips_whole_clips_or_leaves_them() -> None:
     clips = _clips()
     out = augment(clips, AugmentConfig(rotation_deg=0, contrast=(1.0, 1.0)), torch.Generator().manual_seed(0))
-    for original, augmented in zip(clips, out):
+    for original, augmented in zip(clips, out, strict=True):
         assert torch.equal(augmented, original) or torch.equal(augmented, original.flip(-1))
 
 

@@ -39,7 +39,7 @@ def test_resize_clips_keeps_constant_images_constant() -> None:
 
 def test_to_float_and_normalize() -> None:
     clips = to_float(torch.randint(0, 256, (4, 1, 3, 8, 8), dtype=torch.uint8))
-    assert 0 <= float(clips.min()) and float(clips.max()) <= 1
+    assert float(clips.min()) >= 0 and float(clips.max()) <= 1
     standard = normalize(clips, True)
     assert torch.allclose(standard.mean(dim=(1, 2, 3, 4)), torch.zeros(4), atol=1e-5)
     assert normalize(clips, False) is clips

@@ -5,12 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from fer3d.config import TEMPORAL_KERNELS
+from fer3d.models import build_model
 from fer3d.presets import get_config
-from fer3d.training.recipe import choose_recipe, plain_recipe
+from fer3d.training import fit
+from fer3d.training.recipe import bf16_conv_unsafe, choose_recipe, plain_recipe
 
 # One optimiser step of the tiny profile (32 px, 10 frames: time reaches 5 frames after pool2, the shape
 # where oneDNN's bf16 Conv3d backward with temporal kernel 9 crashes) under the recipe fit() would use.
@@ -41,7 +44,9 @@ def test_one_training_step_for_every_temporal_kernel_under_the_cpu_recipe(kt: in
         proc = subprocess.run(
             [sys.executable, "-c", STEP, str(kt), precision], capture_output=True, text=True, timeout=300
         )
-        assert proc.returncode == 0, f"kt={kt} precision={precision}: rc {proc.returncode}\n{proc.stderr[-2000:]}"
+        assert proc.returncode == 0, (
+            f"kt={kt} precision={precision}: rc {proc.returncode}\n{proc.stderr[-2000:]}"
+        )
         assert proc.stdout.startswith(f"ok {kt} {precision}")
 
 
@@ -53,7 +58,10 @@ def test_temporal_kernel_9_never_takes_bf16_on_cpu() -> None:
 
 def test_precision_override_is_respected_for_other_kernels() -> None:
     config = get_config("ckplus-paper", profile="tiny", overrides={"model.temporal_kernel": 7})
-    assert choose_recipe(config.with_overrides({"train.precision": "bf16"}), "cpu").autocast_dtype == torch.bfloat16
+    assert (
+        choose_recipe(config.with_overrides({"train.precision": "bf16"}), "cpu").autocast_dtype
+        == torch.bfloat16
+    )
     assert choose_recipe(config.with_overrides({"train.precision": "fp32"}), "cpu").autocast_dtype is None
 
 
@@ -71,3 +79,40 @@ def test_apply_sets_the_thread_count() -> None:
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_bf16_conv_unsafe_marks_clips_shorter_than_the_kernel() -> None:
+    assert bf16_conv_unsafe(3, 2) and bf16_conv_unsafe(9, 5) and bf16_conv_unsafe(7, 4)
+    assert not bf16_conv_unsafe(3, 1) and not bf16_conv_unsafe(3, 5) and not bf16_conv_unsafe(1, 2)
+
+
+def test_guard_runs_unsafe_convs_in_fp32_and_restores_the_model() -> None:
+    conv = torch.nn.Conv3d(4, 4, (3, 3, 3), padding=1)
+    recipe = choose_recipe(
+        get_config("ckplus-paper", profile="tiny", overrides={"train.precision": "bf16"}), "cpu"
+    )
+    short, long = torch.rand(2, 4, 2, 6, 6), torch.rand(2, 4, 5, 6, 6)
+    with recipe.guard(conv), recipe.autocast():
+        assert conv(short).dtype == torch.float32
+        assert conv(long).dtype == torch.bfloat16
+    assert "forward" not in conv.__dict__
+
+
+def test_bf16_training_is_exactly_reproducible_on_cpu() -> None:
+    # Without the guard, oneDNN's bf16 weight gradient at T=2 reads uninitialised memory: losses differ.
+    config = get_config(
+        "ckplus-paper", profile="tiny", overrides={"train.epochs": 1, "train.precision": "bf16"}
+    )
+    clips = torch.randint(
+        0, 256, (12, 1, 10, 32, 32), generator=torch.Generator().manual_seed(1), dtype=torch.uint8
+    )
+    labels = np.array([0, 1, 2] * 4)
+
+    def loss() -> float:
+        torch.manual_seed(0)
+        model = build_model(config, 3, 1)
+        return fit(
+            model, clips, labels, config, choose_recipe(config, "cpu"), num_classes=3, seed=0
+        ).epoch_losses[0]
+
+    assert loss() == loss()

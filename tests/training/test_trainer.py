@@ -17,7 +17,9 @@ LABELS = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 0, 1, 2])
 
 
 def _clips(n: int = len(LABELS)) -> torch.Tensor:
-    return torch.randint(0, 256, (n, 1, 10, 32, 32), generator=torch.Generator().manual_seed(1), dtype=torch.uint8)
+    return torch.randint(
+        0, 256, (n, 1, 10, 32, 32), generator=torch.Generator().manual_seed(1), dtype=torch.uint8
+    )
 
 
 def _first_epoch_loss(seed: int) -> float:

@@ -71,8 +71,10 @@ def prepare(
         options = {"lighting": lighting, "illumination": illumination}
     elif format == "folder":
         options = {"subject_regex": subject_regex, "manifest": manifest}
-    elif subject_regex is not None or manifest is not None:
+    if format != "folder" and (subject_regex is not None or manifest is not None):
         raise UserError("--subject-regex and --manifest apply to --format folder only")
+    if format != "oulu" and (lighting, illumination) != ("VL", "Strong"):
+        raise UserError("--lighting and --illumination apply to --format oulu only")
     if color not in ("gray", "rgb"):
         raise UserError(f"--color must be gray or rgb, not {color!r}")
     if faces not in ("none", "dlib"):

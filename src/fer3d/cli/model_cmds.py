@@ -39,7 +39,7 @@ def predict(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Output folder (default: runs/predict/<video name>)")
     ] = None,
-    stride: Annotated[int, typer.Option(help="Frames between the ends of two windows")] = 1,
+    stride: Annotated[int, typer.Option(help="Frames between the ends of two windows (1 = every frame)")] = 2,
     smooth: Annotated[str, typer.Option(help="none | ema | median (causal, per face)")] = "none",
     smooth_window: Annotated[int, typer.Option(help="Windows averaged by --smooth")] = 5,
     all_faces: Annotated[

@@ -57,7 +57,6 @@ def search(
     device: DeviceOpt = None,
     heartbeat: Annotated[int, typer.Option(help="Seconds between a running trial's heartbeats")] = 30,
     grace: Annotated[int, typer.Option(help="A trial silent this long is failed and retried")] = 120,
-    worker: Annotated[int, typer.Option(hidden=True)] = 0,
     threads: Annotated[int | None, typer.Option(hidden=True, help="torch threads of this process")] = None,
     progress: Annotated[bool, typer.Option(hidden=True)] = True,
 ) -> None:
@@ -85,7 +84,6 @@ def search(
             seed=seed,
             pruner=pruner,
             search_lr=search_lr,
-            worker=worker,
             device=device,
             heartbeat_interval=heartbeat,
             grace_period=grace,
@@ -151,7 +149,7 @@ def _run_workers(settings, argv: list[str], jobs: int, progress: bool) -> None:
     launcher = [sys.executable, "-c", "from fer3d.cli import main; main()", "search"]
     procs = [
         subprocess.Popen(
-            launcher + argv + ["--worker", str(i), "--threads", str(threads), "--no-progress"],
+            launcher + argv + ["--threads", str(threads), "--no-progress"],
             env={**os.environ, "OMP_NUM_THREADS": str(threads)},
         )
         for i in range(jobs)

@@ -30,7 +30,8 @@ from fer3d.data.errors import BadInputError
 EYE_SPAN = 0.4  # inter-ocular distance as a fraction of the face width
 EYE_HEIGHT = 0.38  # eye line below the top of the face box, as a fraction of the face width
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
-TRACK_FACE = 100.0  # face width in pixels at which the tracking detector looks (dlib finds >= ~80)
+TRACK_FACE = 90.0  # face width in pixels at which the tracking detector looks (dlib finds >= ~80)
+TRACK_REACH = 0.85  # half-side of the tracking region, in face widths
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom in frame pixels
 Point = tuple[float, float]
@@ -131,8 +132,9 @@ class FaceAligner:
         width = max(8.0, near[2] - near[0])
         cx, cy = (near[0] + near[2]) / 2, (near[1] + near[3]) / 2
         h, w = gray.shape[:2]
-        x0, y0 = int(max(0, cx - width)), int(max(0, cy - width))
-        x1, y1 = int(min(w, cx + width)), int(min(h, cy + width))
+        reach = TRACK_REACH * width  # how far the face may have moved since its last box
+        x0, y0 = int(max(0, cx - reach)), int(max(0, cy - reach))
+        x1, y1 = int(min(w, cx + reach)), int(min(h, cy + reach))
         if x1 - x0 < 8 or y1 - y0 < 8:
             return []
         scale = TRACK_FACE / width
@@ -198,7 +200,7 @@ class DlibAlignedCropper:
         margin: float = 0.25,
         upsample: int = 1,
         *,
-        detect_every: int = 4,
+        detect_every: int = 5,
         smooth: int = 1,
         detect_max_side: int = 400,
     ) -> None:

@@ -15,6 +15,11 @@ Color = Literal["gray", "rgb"]
 
 def load_frame(path: Path, color: Color) -> np.ndarray:
     """Read one image as uint8 ``[H, W]`` (gray) or ``[H, W, 3]`` (RGB)."""
+    return to_color(read_image(path), color)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Decode one image as stored (gray, BGR or BGRA), with errors that name the file."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -24,7 +29,7 @@ def load_frame(path: Path, color: Color) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise BadInputError(path, "image cannot be decoded (corrupt or not an image)", "re-copy it or use --skip-bad")
-    return to_color(image, color)
+    return image
 
 
 def to_color(image: np.ndarray, color: Color) -> np.ndarray:

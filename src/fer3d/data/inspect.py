@@ -47,14 +47,14 @@ def summary(store: ClipStore) -> str:
 def contact_sheet(store: ClipStore, out: str | Path, *, per_class: int = 2, clahe: bool = False) -> Path:
     """Save a PNG with ``per_class`` rows per class, each one clip's frames from first to last.
 
-    Returns the written path. Clips are taken in cache order (the first ones of each class).
+    Returns the written path. The clips of a class come from different subjects where it has several.
     """
     clips = store.clips(clahe)
     size = store.size
     frames = clips.shape[1]
     rows: list[np.ndarray] = []
     for c, name in enumerate(store.class_names):
-        for k, index in enumerate(np.flatnonzero(store.labels == c)[:per_class]):
+        for k, index in enumerate(_spread(store, c, per_class)):
             clip = np.asarray(clips[index])
             if clip.ndim == 3:  # gray -> rgb so every row has the same layout
                 clip = np.repeat(clip[..., None], 3, axis=-1)
@@ -72,3 +72,14 @@ def contact_sheet(store: ClipStore, out: str | Path, *, per_class: int = 2, clah
     if not cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
         raise BadInputError(out, "could not write the contact sheet", "give a .png path in a writable folder")
     return out
+
+
+def _spread(store: ClipStore, label: int, count: int) -> list[int]:
+    """Up to ``count`` clip indices of ``label``, one per subject first (in cache order), then the rest."""
+    indices = np.flatnonzero(store.labels == label).tolist()
+    by_subject: dict[str, list[int]] = {}
+    for i in indices:
+        by_subject.setdefault(str(store.subjects[i]), []).append(i)
+    first = [group[0] for group in by_subject.values()]
+    rest = [i for i in indices if i not in first]
+    return (first + rest)[:count]

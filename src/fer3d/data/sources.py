@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fer3d.data.errors import BadInputError
-from fer3d.data.frames import Color, load_frame
+from fer3d.data.frames import Color, is_color_image, read_image, to_color
 from fer3d.data.records import SequenceRecord
 
 
@@ -19,8 +19,12 @@ def last_frames(record: SequenceRecord, n: int, color: Color) -> list[np.ndarray
     else:
         if not record.frames:
             raise BadInputError(record.sequence_id, "empty sequence: no frames")
-        frames = [load_frame(p, color) for p in record.frames[-n:]]
         where = record.source
+        decoded = [read_image(p) for p in record.frames[-n:]]
+        kinds = {is_color_image(image) for image in decoded}
+        if len(kinds) > 1:
+            raise BadInputError(where, "sequence mixes gray and colour frames", "convert its frames to one kind")
+        frames = [to_color(image, color) for image in decoded]
     if not frames:
         raise BadInputError(where, "empty sequence: no frames could be read")
     shapes = {f.shape for f in frames}

@@ -24,7 +24,9 @@ generated in parallel without changing it.
 from __future__ import annotations
 
 import functools
+import os
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,13 +153,13 @@ def _draw_identity(rng: np.random.Generator, difficulty: float, color: bool) -> 
     if not color:  # keep gray values consistent with the color version's luminance
         skin, hair, iris, lip, bg = (np.full(3, float(np.mean(c))) for c in (skin, hair, iris, lip, bg))
 
-    # Resting face: a mild mixture of one or two expressions plus idiosyncratic noise, scaled with
-    # difficulty so that at high difficulty it is as strong as an expression's apex.
+    # Resting face: a mild mixture of one expression (half the time two) plus idiosyncratic noise, scaled
+    # with difficulty so that at high difficulty it is as strong as an expression's apex.
     codes = rng.choice(7, size=2, replace=False) + 1
-    weights = rng.uniform(0.3, 1.0, 2) * (rng.uniform() < np.array([1.0, 0.5]))
+    weights = rng.uniform(0.5, 1.0, 2) * (rng.uniform() < np.array([1.0, 0.5]))
     rest = sum(w * PROTOTYPES[int(c)] for w, c in zip(weights, codes, strict=True))
-    rest = rest / max(1.0, float(weights.sum())) + rng.normal(0, 0.3, _N_AU)
-    rest *= u(0.5, 1.0) * (0.1 + 0.8 * difficulty)
+    rest = rest / max(1.0, float(weights.sum())) + rng.normal(0, 0.35, _N_AU)
+    rest *= u(0.6, 1.2) * (0.15 + 1.0 * difficulty)
 
     n_moles = int(rng.integers(0, 3))
     return _Identity(
@@ -357,7 +359,7 @@ def _render(size: int, ident: _Identity, au: np.ndarray, pose: np.ndarray) -> np
         inner_x = cx - s * ident.brow_len * 0.5 + s * 0.03 * max(0.0, -brow_inner)
         bx = inner_x + s * ident.brow_len * t
         by = brow_y - ident.brow_arch * np.sin(np.pi * t**0.8)
-        by = by - 0.07 * brow_raise * (0.75 + 0.25 * t) - 0.075 * brow_inner * (1 - t) ** 1.6
+        by = by - 0.1 * brow_raise * (0.75 + 0.25 * t) - 0.1 * brow_inner * (1 - t) ** 1.6
         brow = np.column_stack([bx, by])
         color = skin * (1 - ident.brow_dark)
         cv.line(brow, color, ident.brow_thick)
@@ -396,12 +398,12 @@ def _render(size: int, ident: _Identity, au: np.ndarray, pose: np.ndarray) -> np
     corners = []
     for s in (-1, 1):
         lift = corner + (contempt if s == 1 else 0.0)
-        x = s * mw * (1 + 0.22 * stretch + 0.1 * max(lift, 0.0) + (0.08 * contempt if s == 1 else 0.0))
-        corners.append((x, my - 0.055 * lift))
+        x = s * mw * (1 + 0.3 * stretch + 0.15 * max(lift, 0.0) + (0.1 * contempt if s == 1 else 0.0))
+        corners.append((x, my - 0.085 * lift))
     (lx, ly), (rx, ry) = corners
     opening = max(0.0, mouth_open)
     up_in = my - 0.006 - 0.03 * max(nose_wr, 0.0) - 0.015 * opening
-    low_in = my + 0.004 + 0.14 * opening
+    low_in = my + 0.004 + 0.2 * opening
     lip_up = ident.lip_up * (1 + 0.6 * min(stretch, 0.0))
     lip_low = ident.lip_low * (1 + 0.6 * min(stretch, 0.0) - 0.2 * opening)
     upper_in = _bezier((lx, ly), (0, up_in), (rx, ry))
@@ -454,17 +456,16 @@ class _Sequence:
     code: int | None  # CK+ emotion code, None for an unlabelled sequence
 
 
-def _sequence(rng: np.random.Generator, ident: _Identity, code: int | None, cfg: SynthConfig) -> _Sequence:
-    d, size = cfg.difficulty, cfg.image_size
-    n = int(rng.integers(cfg.min_frames, cfg.max_frames + 1))
-
+def _action_units(
+    rng: np.random.Generator, ident: _Identity, code: int | None, n: int, d: float
+) -> np.ndarray:
+    """(n, _N_AU) action units of a sequence: the resting face, then a ramp to the apex (last frame)."""
     # Target movement: the prototype varied per sequence (or a random one when unlabelled).
     if code is None:
         target = rng.normal(0, 0.5, _N_AU)
     else:
         target = PROTOTYPES[code] * rng.uniform(0.75, 1.25, _N_AU) + rng.normal(0, 0.08, _N_AU)
     amp = ident.expressiveness * rng.uniform(0.8, 1.0) * (1 - 0.45 * d)
-
     # Onset: neutral (the resting face) until t0, then a smooth ramp to the apex at the last frame.
     # Most onsets fall within the last 10 frames, the part of a sequence the models see.
     t0 = int(rng.integers(max(0, n - 11), max(1, n - 4)))
@@ -474,6 +475,14 @@ def _sequence(rng: np.random.Generator, ident: _Identity, code: int | None, cfg:
     aus = ident.rest + ramp[:, None] * amp * target + rng.normal(0, 0.02 + 0.04 * d, (n, _N_AU))
     if n > 3 and rng.uniform() < 0.15 + 0.35 * d:  # a blink, never on the apex frame
         aus[int(rng.integers(0, n - 2)), 2] = -1.6
+    return aus
+
+
+def _sequence(rng: np.random.Generator, ident: _Identity, code: int | None, cfg: SynthConfig) -> _Sequence:
+    d, size = cfg.difficulty, cfg.image_size
+    n = int(rng.integers(cfg.min_frames, cfg.max_frames + 1))
+
+    aus = _action_units(rng, ident, code, n, d)
 
     # Head motion: a drift from one pose to another plus per-frame jitter.
     spread = np.array([0.015, 0.015, 1.5, 2.5, 1.5, 0.015]) * (0.2 + d)
@@ -534,11 +543,26 @@ def _write(out: Path, subject: str, number: int, seq: _Sequence) -> None:
         path.write_text(f"   {float(seq.code):.7e}\n")
 
 
-def generate(out: Path, config: SynthConfig) -> str:
+def _write_subject(
+    out: Path, k: int, seed: np.random.SeedSequence, cfg: SynthConfig, unlabelled: int
+) -> tuple[int, list[int]]:
+    """Generate and write subject ``k`` (0-based): (frames written, codes of its labelled sequences)."""
+    subject = f"S{k + 1:03d}"
+    frames, codes = 0, []
+    for number, seq in enumerate(_subject_sequences(seed, cfg, unlabelled), start=1):
+        _write(out, subject, number, seq)
+        frames += len(seq.frames)
+        if seq.code is not None:
+            codes.append(seq.code)
+    return frames, codes
+
+
+def generate(out: Path, config: SynthConfig, *, workers: int | None = None) -> str:
     """Write a synthetic CK+-layout dataset to ``out`` and return a one-paragraph summary.
 
     Frames are (image_size, image_size) grayscale PNGs, or BGR when ``config.color``; the same config
-    writes byte-identical files. ``out`` must not already hold a dataset.
+    writes byte-identical files whatever ``workers`` is (processes, one subject each; default: the
+    machine's cores up to 8, and no pool for small datasets). ``out`` must not already hold a dataset.
     """
     out = Path(out)
     for folder in (out / "cohn-kanade-images", out / "Emotion"):
@@ -551,21 +575,20 @@ def generate(out: Path, config: SynthConfig) -> str:
     # A few unlabelled sequences (about one subject in eight, at least one), as in CK+.
     n_unlabelled = max(1, round(config.subjects / 8))
     chosen = np.random.default_rng(root.spawn(1)[0]).choice(config.subjects, n_unlabelled, replace=False)
+    jobs = [(out, k, child, config, int(k in chosen)) for k, child in enumerate(children)]
 
-    per_class: Counter[int] = Counter()
-    frames = 0
-    for k, child in enumerate(children):
-        subject = f"S{k + 1:03d}"
-        for number, seq in enumerate(_subject_sequences(child, config, int(k in chosen)), start=1):
-            _write(out, subject, number, seq)
-            frames += len(seq.frames)
-            if seq.code is not None:
-                per_class[seq.code] += 1
+    workers = min(8, os.cpu_count() or 1) if workers is None else workers
+    if workers > 1 and config.subjects >= 8:
+        with ProcessPoolExecutor(min(workers, config.subjects)) as pool:
+            results = list(pool.map(_write_subject, *zip(*jobs, strict=True)))
+    else:
+        results = [_write_subject(*job) for job in jobs]
+    frames = sum(n for n, _ in results)
+    per_class = Counter(code for _, codes in results for code in codes)
     counts = ", ".join(f"{CKPLUS_CLASSES[c - 1]} {per_class[c]}" for c in _CODES[config.emotions])
     return (
         f"Wrote {sum(per_class.values())} labelled sequences ({counts}) and {n_unlabelled} unlabelled "
         f"from {config.subjects} subjects, {frames} frames of {config.image_size}x{config.image_size} px "
         f"({'color' if config.color else 'grayscale'}), difficulty {config.difficulty:g}, "
-        f"seed {config.seed}, "
-        f"to {out} in the CK+ layout (read it with --format ckplus --faces none)."
+        f"seed {config.seed}, to {out} in the CK+ layout (read it with --format ckplus --faces none)."
     )

@@ -72,7 +72,9 @@ class LabelMap:
         s2t = [target_index.get(canonical(n), UNMAPPED) for n in source]
         for src_name, tgt_name in (extra or {}).items():
             if src_name not in source or tgt_name not in target:
-                raise ValueError(f"extra mapping {src_name!r}->{tgt_name!r} names a class that does not exist")
+                raise ValueError(
+                    f"extra mapping {src_name!r}->{tgt_name!r} names a class that does not exist"
+                )
             s2t[source.index(src_name)] = target.index(tgt_name)
         mapped = [t for t in s2t if t != UNMAPPED]
         if len(set(mapped)) != len(mapped):
@@ -87,15 +89,17 @@ class LabelMap:
 
     @property
     def unmapped_source(self) -> tuple[str, ...]:
-        return tuple(n for n, t in zip(self.source, self.source_to_target) if t == UNMAPPED)
+        return tuple(n for n, t in zip(self.source, self.source_to_target, strict=True) if t == UNMAPPED)
 
     @property
     def unmapped_target(self) -> tuple[str, ...]:
-        return tuple(n for n, s in zip(self.target, self.target_to_source) if s == UNMAPPED)
+        return tuple(n for n, s in zip(self.target, self.target_to_source, strict=True) if s == UNMAPPED)
 
     @property
     def pairs(self) -> list[tuple[str, str]]:
-        return [(self.source[s], self.target[t]) for s, t in enumerate(self.source_to_target) if t != UNMAPPED]
+        return [
+            (self.source[s], self.target[t]) for s, t in enumerate(self.source_to_target) if t != UNMAPPED
+        ]
 
     def to_target(self, source_labels: np.ndarray) -> np.ndarray:
         """Source class indices -> target indices (-1 where the class has no counterpart)."""
@@ -112,7 +116,9 @@ class LabelMap:
     def describe(self) -> str:
         lines = [f"  {s} -> {t}" for s, t in self.pairs]
         if self.unmapped_source:
-            lines.append(f"  source only (pre-trained on, head row discarded): {', '.join(self.unmapped_source)}")
+            lines.append(
+                f"  source only (pre-trained on, head row discarded): {', '.join(self.unmapped_source)}"
+            )
         if self.unmapped_target:
             lines.append(f"  target only (clips dropped from the target): {', '.join(self.unmapped_target)}")
         return "\n".join(lines)

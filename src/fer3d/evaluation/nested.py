@@ -31,7 +31,14 @@ from tqdm import tqdm
 from fer3d.config import ExperimentConfig
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation import crossval
-from fer3d.evaluation.crossval import CVResult, FoldResult, fold_seed, run_header, save_result, write_json_atomic
+from fer3d.evaluation.crossval import (
+    CVResult,
+    FoldResult,
+    fold_seed,
+    run_header,
+    save_result,
+    write_json_atomic,
+)
 from fer3d.evaluation.metrics import accuracy
 from fer3d.evaluation.splits import subject_kfold
 from fer3d.training.recipe import choose_recipe
@@ -71,18 +78,24 @@ def nested_cv(
     device: torch.device | str | None = None,
     progress: bool = True,
 ) -> CVResult:
-    """Outer subject ``k``-fold around an inner search; ``settings`` is a ``fer3d.search.study.SearchSettings``."""
+    """Outer subject ``k``-fold around an inner search; ``settings`` is a search ``SearchSettings``."""
     out = Path(out_dir)
     (out / "folds").mkdir(parents=True, exist_ok=True)
     folds = subject_kfold(store.labels, store.subjects, k=k, seed=split_seed)
     header = run_header(store, settings.base, "nested", folds)
-    header["inner"] = {"protocol": settings.protocol, "n_trials": settings.n_trials, "threshold": settings.threshold}
+    header["inner"] = {
+        "protocol": settings.protocol,
+        "n_trials": settings.n_trials,
+        "threshold": settings.threshold,
+    }
     old_path = out / "run.json"
     if old_path.exists():
         old = json.loads(old_path.read_text())
         for key in ("cache_fingerprint", "folds", "config_fingerprint", "inner"):
             if old.get(key) != header[key]:
-                raise crossval.RunMismatchError(f"{out} holds a different nested run ({key} differs); use another -o")
+                raise crossval.RunMismatchError(
+                    f"{out} holds a different nested run ({key} differs); use another -o"
+                )
     else:
         write_json_atomic(old_path, header)
     finished: list[FoldResult] = []
@@ -100,7 +113,12 @@ def nested_cv(
         config, note = search(store, outer_settings(settings, outer_dir, fold.index), fold.train)
         # The score: trained on the outer training part only, tested once on the untouched outer fold.
         probs, record = crossval.train_and_predict(
-            store, config, fold.train, fold.test, seed=fold_seed(config.seed, fold.index), recipe=choose_recipe(config, device)
+            store,
+            config,
+            fold.train,
+            fold.test,
+            seed=fold_seed(config.seed, fold.index),
+            recipe=choose_recipe(config, device),
         )
         predictions = probs.argmax(axis=1)
         result = FoldResult(
@@ -123,7 +141,11 @@ def nested_cv(
             np.concatenate([f.predictions for f in finished]),
         )
         bar.set_postfix(acc=f"{100 * pooled:.1f}%")
-    result = CVResult("nested", finished, store.labels, store.class_names, store.sequence_ids, list(store.subjects))
+    result = CVResult(
+        "nested", finished, store.labels, store.class_names, store.sequence_ids, list(store.subjects)
+    )
     save_result(result, out, settings.base)
-    write_json_atomic(out / "nested.json", {"k": k, "split_seed": split_seed, "chosen": chosen, **result.metrics()})
+    write_json_atomic(
+        out / "nested.json", {"k": k, "split_seed": split_seed, "chosen": chosen, **result.metrics()}
+    )
     return result

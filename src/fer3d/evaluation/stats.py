@@ -50,7 +50,9 @@ class StatResult:
 def _diffs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
-        raise ValueError(f"need two equally long 1-D score lists with at least 2 entries, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"need two equally long 1-D score lists with at least 2 entries, got {a.shape} and {b.shape}"
+        )
     return a - b
 
 
@@ -71,7 +73,9 @@ def _t_test(d: np.ndarray, variance_factor: float, name: str, confidence: float,
         p = float(2 * stats.t.sf(abs(t), df))
     d_z = mean / sd if sd > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean))
     low, high = _t_interval(mean, se, df, confidence)
-    return StatResult(name, float(t), p, "Cohen's d_z", float(d_z), "mean accuracy difference (A - B)", low, high, note)
+    return StatResult(
+        name, float(t), p, "Cohen's d_z", float(d_z), "mean accuracy difference (A - B)", low, high, note
+    )
 
 
 def paired_t_test(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> StatResult:
@@ -83,7 +87,7 @@ def paired_t_test(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> Sta
 def corrected_resampled_t_test(
     a: np.ndarray, b: np.ndarray, test_train_ratio: float, confidence: float = 0.95
 ) -> StatResult:
-    """Nadeau-Bengio: ``t = mean(d) / sqrt((1/J + n_test/n_train) * var(d))`` with ``J - 1`` degrees of freedom."""
+    """Nadeau-Bengio: ``t = mean(d) / sqrt((1/J + n_test/n_train) * var(d))``, df ``J - 1``."""
     d = _diffs(a, b)
     if test_train_ratio < 0:
         raise ValueError(f"test_train_ratio must be >= 0, got {test_train_ratio}")
@@ -156,7 +160,9 @@ def mcnemar_test(
     odds = (n01 + haldane) / (n10 + haldane)
     se = math.sqrt(1 / (n01 + haldane) + 1 / (n10 + haldane)) if n else math.inf
     z = stats.norm.ppf(0.5 + confidence / 2)
-    low, high = (math.exp(math.log(odds) - z * se), math.exp(math.log(odds) + z * se)) if n else (0.0, math.inf)
+    low, high = (
+        (math.exp(math.log(odds) - z * se), math.exp(math.log(odds) + z * se)) if n else (0.0, math.inf)
+    )
     return StatResult(
         "McNemar (pooled predictions)",
         float(stat),
@@ -175,8 +181,8 @@ def check_comparable(a: CVResult, b: CVResult, names: tuple[str, str] = ("A", "B
     na, nb = names
     if list(a.sequence_ids) != list(b.sequence_ids):
         raise IncomparableResultsError(
-            f"{na} and {nb} were computed on different sequences ({len(a.sequence_ids)} vs {len(b.sequence_ids)} "
-            "clips, or another order): compare results from the same clip cache"
+            f"{na} and {nb} were computed on different sequences ({len(a.sequence_ids)} vs "
+            f"{len(b.sequence_ids)} clips, or another order): compare results from the same clip cache"
         )
     if not np.array_equal(a.labels, b.labels):
         raise IncomparableResultsError(f"{na} and {nb} have different labels for the same sequences")
@@ -186,8 +192,8 @@ def check_comparable(a: CVResult, b: CVResult, names: tuple[str, str] = ("A", "B
         differing = sorted(k for k in set(folds_a) | set(folds_b) if folds_a.get(k) != folds_b.get(k))
         raise IncomparableResultsError(
             f"{na} ({a.protocol}, {len(a.folds)} folds) and {nb} ({b.protocol}, {len(b.folds)} folds) used "
-            f"different folds (first differing fold: {differing[0]}): rerun one with the same --protocol, --k "
-            "and --split-seed"
+            f"different folds (first differing fold: {differing[0]}): rerun one with the same --protocol, "
+            "--k and --split-seed"
         )
 
 
@@ -210,31 +216,40 @@ class Comparison:
 
 
 def fold_size_ratio(result: CVResult) -> float:
-    """Mean ``n_test / n_train`` over the folds (each tested clip is in the training set of every other fold)."""
+    """Mean ``n_test / n_train`` over the folds (a tested clip is in the training set of every other fold)."""
     total = len(result.tested)
     return float(np.mean([len(f.test_indices) / (total - len(f.test_indices)) for f in result.folds]))
 
 
-def compare(a: CVResult, b: CVResult, confidence: float = 0.95, names: tuple[str, str] = ("A", "B")) -> Comparison:
+def compare(
+    a: CVResult, b: CVResult, confidence: float = 0.95, names: tuple[str, str] = ("A", "B")
+) -> Comparison:
     check_comparable(a, b, names)
     order_b = {f.fold: f for f in b.folds}
     folds_a = sorted(a.folds, key=lambda f: f.fold)
     acc_a = np.array([f.accuracy for f in folds_a])
     acc_b = np.array([order_b[f.fold].accuracy for f in folds_a])
     # pooled predictions, aligned by clip index
-    pred_a = dict(zip(a.tested.tolist(), a.predictions.tolist()))
-    pred_b = dict(zip(b.tested.tolist(), b.predictions.tolist()))
+    pred_a = dict(zip(a.tested.tolist(), a.predictions.tolist(), strict=True))
+    pred_b = dict(zip(b.tested.tolist(), b.predictions.tolist(), strict=True))
     index = sorted(pred_a)
     tests = (
         paired_t_test(acc_a, acc_b, confidence),
         wilcoxon_test(acc_a, acc_b, confidence),
         corrected_resampled_t_test(acc_a, acc_b, fold_size_ratio(a), confidence),
-        mcnemar_test(a.labels[index], np.array([pred_a[i] for i in index]), np.array([pred_b[i] for i in index]), confidence),
+        mcnemar_test(
+            a.labels[index],
+            np.array([pred_a[i] for i in index]),
+            np.array([pred_b[i] for i in index]),
+            confidence,
+        ),
     )
     return Comparison(a.pooled_accuracy, b.pooled_accuracy, len(folds_a), len(index), tests)
 
 
-def format_comparison(comparison: Comparison, names: tuple[str, str] = ("A", "B"), confidence: float = 0.95) -> str:
+def format_comparison(
+    comparison: Comparison, names: tuple[str, str] = ("A", "B"), confidence: float = 0.95
+) -> str:
     na, nb = names
     lines = [
         f"A = {na}: pooled accuracy {100 * comparison.accuracy_a:.2f}%",

@@ -100,8 +100,8 @@ def transfer_weights(pretrained: dict[str, torch.Tensor], model: nn.Module, labe
         if key not in own or own[key].shape != value.shape:
             raise ValueError(
                 f"pre-trained weight {key} {tuple(value.shape)} does not fit the target model "
-                f"{tuple(own[key].shape) if key in own else '(missing)'}: source and target caches need the same "
-                "colour mode, and the config the same input size and frames"
+                f"{tuple(own[key].shape) if key in own else '(missing)'}: source and target caches need the "
+                "same colour mode, and the config the same input size and frames"
             )
         own[key] = value
     for t, s in enumerate(label_map.target_to_source):
@@ -112,17 +112,34 @@ def transfer_weights(pretrained: dict[str, torch.Tensor], model: nn.Module, labe
 
 
 def pretrain(
-    source: ClipStore, config: ExperimentConfig, recipe: Recipe, out_dir: Path | None, *, progress: bool = True
+    source: ClipStore,
+    config: ExperimentConfig,
+    recipe: Recipe,
+    out_dir: Path | None,
+    *,
+    progress: bool = True,
 ) -> dict[str, torch.Tensor]:
-    """Train on every clip of ``source``; cached in ``out_dir/pretrained.pt`` for the same config and cache."""
+    """Train on every clip of ``source``; kept in ``out_dir/pretrained.pt`` for the same config and cache."""
     key = {"source_cache_fingerprint": source.fingerprint, "config_fingerprint": config.fingerprint()}
-    if out_dir is not None and (out_dir / "pretrained.pt").exists() and (out_dir / "pretrained.json").exists():
-        if json.loads((out_dir / "pretrained.json").read_text()) == key:
-            return torch.load(out_dir / "pretrained.pt", map_location="cpu", weights_only=True)
+    if (
+        out_dir is not None
+        and (out_dir / "pretrained.pt").exists()
+        and (out_dir / "pretrained.json").exists()
+    ) and json.loads((out_dir / "pretrained.json").read_text()) == key:
+        return torch.load(out_dir / "pretrained.pt", map_location="cpu", weights_only=True)
     clips = load_clips(source, config.input)
     torch.manual_seed(config.seed)
     model = build_model(config, source.num_classes, source.channels)
-    fit(model, clips, source.labels, config, recipe, num_classes=source.num_classes, seed=config.seed, progress=progress)
+    fit(
+        model,
+        clips,
+        source.labels,
+        config,
+        recipe,
+        num_classes=source.num_classes,
+        seed=config.seed,
+        progress=progress,
+    )
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -140,9 +157,13 @@ def transfer_folds(target: ClipStore, keep: np.ndarray, k: int, split_seed: int)
     return [Fold(f.index, kept[f.train], kept[f.test]) for f in inner]
 
 
-def _arm_header(target: ClipStore, config: ExperimentConfig, folds: list[Fold], arm: str, source: ClipStore) -> dict:
+def _arm_header(
+    target: ClipStore, config: ExperimentConfig, folds: list[Fold], arm: str, source: ClipStore
+) -> dict:
     header = run_header(target, config, "kfold", folds)
-    header.update({"arm": arm, "source_cache": str(source.path), "source_cache_fingerprint": source.fingerprint})
+    header.update(
+        {"arm": arm, "source_cache": str(source.path), "source_cache_fingerprint": source.fingerprint}
+    )
     return header
 
 
@@ -152,7 +173,9 @@ def _check_header(out: Path, header: dict[str, Any]) -> None:
         old = json.loads(path.read_text())
         for key in ("config_fingerprint", "cache_fingerprint", "source_cache_fingerprint", "folds", "arm"):
             if old.get(key) != header[key]:
-                raise RunMismatchError(f"{out} holds a different transfer run ({key} differs); use another -o folder")
+                raise RunMismatchError(
+                    f"{out} holds a different transfer run ({key} differs); use another -o folder"
+                )
         return
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, header)
@@ -182,7 +205,13 @@ def _run_arm(
         model = build_model(config, target.num_classes, target.channels)
         init(model)
         record = fit(
-            model, clips[fold.train], target.labels[fold.train], config, recipe, num_classes=target.num_classes, seed=seed
+            model,
+            clips[fold.train],
+            target.labels[fold.train],
+            config,
+            recipe,
+            num_classes=target.num_classes,
+            seed=seed,
         )
         probs = predict_proba(model, clips[fold.test], config, recipe)
         probs[:, ~allowed] = 0.0  # a dropped class can never be predicted
@@ -202,7 +231,9 @@ def _run_arm(
             saved.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(saved, asdict(result))
         finished.append(result)
-    result = CVResult("kfold", finished, target.labels, target.class_names, target.sequence_ids, list(target.subjects))
+    result = CVResult(
+        "kfold", finished, target.labels, target.class_names, target.sequence_ids, list(target.subjects)
+    )
     if out is not None:
         save_result(result, out, config)
     return result
@@ -246,7 +277,9 @@ def transfer(
         else:
             state = pretrain(source, config, recipe, out, progress=progress)
             init = lambda model, state=state: transfer_weights(state, model, label_map)  # noqa: E731
-        results[arm] = _run_arm(target, config, folds, allowed, recipe, init, arm_out, f"{arm} folds", progress)
+        results[arm] = _run_arm(
+            target, config, folds, allowed, recipe, init, arm_out, f"{arm} folds", progress
+        )
     result = TransferResult(
         source.meta.get("dataset", source.path.name),
         target.meta.get("dataset", target.path.name),

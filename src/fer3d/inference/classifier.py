@@ -7,6 +7,7 @@ training code.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -28,18 +29,48 @@ class ClipClassifier(Protocol):
         ...
 
 
-def model_input(crops: np.ndarray, info: ModelInfo) -> np.ndarray:
-    """Aligned crops as ``prepare`` caches them (uint8 ``[T, P, P]`` or ``[T, P, P, 3]``, P the prepare
-    size) -> one model-input clip, uint8 ``[C, T, S, S]``: CLAHE when the config uses it (on the crop, as
-    in the cache), then an area resize to the model's input size (as ``load_clips``)."""
+def frame_input(crop: np.ndarray, info: ModelInfo) -> np.ndarray:
+    """One aligned crop as ``prepare`` caches it (uint8 ``[P, P]`` or ``[P, P, 3]``, P the prepare size)
+    -> the model's view of it: CLAHE when the config uses it (on the crop, as in the cache), then an area
+    resize to the model's input size (as ``load_clips``). Done once per frame, not once per window."""
     prep, config = info.preprocess, info.config.input
     if config.clahe:
-        crops = apply_clahe(crops, prep.clahe_clip_limit, prep.clahe_grid)
-    if crops.shape[1] != config.size:
-        crops = np.stack(
-            [cv2.resize(c, (config.size, config.size), interpolation=cv2.INTER_AREA) for c in crops]
-        )
-    return crops[None] if crops.ndim == 3 else crops.transpose(3, 0, 1, 2)
+        crop = apply_clahe(crop[None], prep.clahe_clip_limit, prep.clahe_grid)[0]
+    if crop.shape[0] != config.size:
+        crop = resize_like_training(crop, config.size)
+    return crop
+
+
+@lru_cache(maxsize=8)
+def _area_matrix(size_in: int, size_out: int) -> np.ndarray:
+    """Row i averages input cells [floor(i*n/m), ceil((i+1)*n/m)): torch's ``area`` (adaptive average)."""
+    matrix = np.zeros((size_out, size_in), dtype=np.float32)
+    for i in range(size_out):
+        start, end = (i * size_in) // size_out, -(-((i + 1) * size_in) // size_out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+def resize_like_training(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize a square uint8 crop as ``fer3d.training.inputs.resize_clips`` does, without torch: area
+    averaging when shrinking, bilinear (half-pixel centres, as torch) when enlarging."""
+    if size >= image.shape[0]:
+        return cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
+    a = _area_matrix(image.shape[0], size)
+    img = image.astype(np.float32)
+    out = np.einsum("ij,jk...,lk->il...", a, img, a) if img.ndim == 3 else a @ img @ a.T
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def clip_input(frames: list[np.ndarray] | np.ndarray) -> np.ndarray:
+    """``T`` outputs of :func:`frame_input` -> one model-input clip, uint8 ``[C, T, S, S]``."""
+    clip = np.stack(frames)
+    return clip[None] if clip.ndim == 3 else clip.transpose(3, 0, 1, 2)
+
+
+def model_input(crops: np.ndarray, info: ModelInfo) -> np.ndarray:
+    """Cached-style crops ``[T, P, P(, 3)]`` -> one model-input clip ``[C, T, S, S]``."""
+    return clip_input([frame_input(c, info) for c in crops])
 
 
 class TorchClassifier:

@@ -17,7 +17,7 @@ OPSET = 17
 
 
 def export_onnx(model_dir: str | Path, *, check_clips: int = 4, seed: int = 0) -> tuple[Path, float]:
-    """Write ``MODEL_DIR/model.onnx`` (uint8-range float clips in [0, 1] -> probabilities, dynamic batch).
+    """Write ``MODEL_DIR/model.onnx``: float ``[B, C, T, S, S]`` clips in [0, 1] -> probabilities ``[B, K]``.
 
     The export is kept only if onnxruntime's probabilities match PyTorch's within ``PARITY_TOLERANCE``
     on ``check_clips`` random clips; returns the path and the largest absolute difference seen.

@@ -8,7 +8,7 @@ stretches show up as such downstream.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -46,7 +46,6 @@ class WholeFrameTracker:
 class _Track:
     box: Box
     missed: int = 0
-    history: list[int] = field(default_factory=list)
 
 
 class DlibFaceTracker:
@@ -89,7 +88,6 @@ class DlibFaceTracker:
         found: dict[int, Box] = {}
         full_search = not self.tracks or (self.all_faces and self._frame % self.detect_every == 0)
         detections = self.aligner.detect_boxes(gray) if full_search else []
-        unmatched = list(detections)
         # Greedy IoU matching of whole-frame detections to tracks (highest overlap first).
         pairs = sorted(
             ((box_iou(t.box, d), tid, i) for tid, t in self.tracks.items() for i, d in enumerate(detections)),

@@ -57,8 +57,15 @@ def load_run(path: Path, label: str = "") -> Run:
     config = ExperimentConfig.from_dict(header["config"]) if "config" in header else None
     if (path / "nested.json").exists():
         label = label or "nested (search inside each outer fold)"
-    return Run(path, result, config, store.meta.get("dataset", "?"), store.meta.get("root", str(store.path)),
-               store.channels, label)
+    return Run(
+        path,
+        result,
+        config,
+        store.meta.get("dataset", "?"),
+        store.meta.get("root", str(store.path)),
+        store.channels,
+        label,
+    )
 
 
 def load_searches(path: Path) -> list[Search]:
@@ -76,7 +83,11 @@ def discover(paths: list[Path]) -> Sources:
         found = False
         if (path / "transfer.json").exists():
             info = json.loads((path / "transfer.json").read_text())
-            arms = {arm: load_run(path / arm, f"transfer: {arm}") for arm in ("scratch", "finetuned") if (path / arm / "run.json").exists()}
+            arms = {
+                arm: load_run(path / arm, f"transfer: {arm}")
+                for arm in ("scratch", "finetuned")
+                if (path / arm / "run.json").exists()
+            }
             sources.transfers.append(Transfer(path, info, arms))
             found = True
         if (path / "search.db").exists():

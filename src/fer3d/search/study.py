@@ -26,8 +26,8 @@ from fer3d.data.cache import ClipStore
 from fer3d.evaluation.splits import make_folds, subset_folds
 from fer3d.search.objective import CONFIG, Objective, SurplusTrialError
 from fer3d.search.pruning import PRUNERS, optuna_pruner
+from fer3d.search.sampler import SAMPLERS, make_sampler
 
-SAMPLERS = ("tpe", "random")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -51,7 +51,6 @@ class SearchSettings:
     seed: int = 0
     pruner: str = "exact"
     search_lr: bool = False
-    worker: int = 0  # distinct per worker of one machine, so their samplers differ
     device: str | None = None
     heartbeat_interval: int = 30  # seconds between "still alive" marks of a running trial
     grace_period: int = 120  # a running trial silent for this long is failed and retried
@@ -127,17 +126,10 @@ def create_or_load(
     store: ClipStore, settings: SearchSettings, subset: np.ndarray | None = None
 ) -> optuna.Study:
     storage = open_storage(settings.storage_url, settings)
-    existing = _count_trials(storage, settings.study_name)
-    # Seeded by the trials already there, so a restart does not replay the first trials' draws.
-    seed = int(hashlib.sha256(f"{settings.seed}/{settings.worker}/{existing}".encode()).hexdigest()[:8], 16)
-    if settings.sampler == "tpe":
-        sampler: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(seed=seed, multivariate=True)
-    else:
-        sampler = optuna.samplers.RandomSampler(seed=seed)
     study = optuna.create_study(
         study_name=settings.study_name,
         storage=storage,
-        sampler=sampler,
+        sampler=make_sampler(settings.sampler, settings.seed),
         pruner=optuna_pruner(settings.pruner),
         direction="maximize",
         load_if_exists=True,
@@ -154,14 +146,6 @@ def create_or_load(
             f"({', '.join(changed)} differ); use another --study name or the original options"
         )
     return study
-
-
-def _count_trials(storage: RDBStorage, name: str) -> int:
-    try:
-        study_id = storage.get_study_id_from_name(name)
-    except KeyError:
-        return 0
-    return len(storage.get_all_trials(study_id, deepcopy=False))
 
 
 def run_search(

@@ -22,7 +22,9 @@ def load_clips(store: ClipStore, config: InputConfig) -> torch.Tensor:
         _MEMORY.clear()  # keep one variant in memory at a time: a full CK+ cache is ~40 MB per variant
         clips = store.clips(config.clahe)
         if config.frames > clips.shape[1]:
-            raise ValueError(f"input.frames={config.frames} but the cache holds {clips.shape[1]} frames per clip")
+            raise ValueError(
+                f"input.frames={config.frames} but the cache holds {clips.shape[1]} frames per clip"
+            )
         tensor = torch.from_numpy(np.array(clips[:, -config.frames :]))  # a writable in-memory copy
         tensor = tensor.unsqueeze(2) if tensor.ndim == 4 else tensor.permute(0, 1, 4, 2, 3)  # [N, T, C, H, W]
         tensor = tensor.permute(0, 2, 1, 3, 4).contiguous()  # [N, C, T, H, W]

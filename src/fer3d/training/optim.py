@@ -10,7 +10,9 @@ from fer3d.config import TrainConfig
 
 def make_optimizer(model: nn.Module, config: TrainConfig, *, fused: bool = False) -> torch.optim.Optimizer:
     """Adam (``fused``: one kernel per step for all parameters, on CPU and CUDA) or Lookahead(Adam)."""
-    adam = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=fused or None)
+    adam = torch.optim.Adam(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=fused or None
+    )
     if config.optimizer == "adam":
         return adam
     from pytorch_optimizer import Lookahead

@@ -1,9 +1,15 @@
 """The per-device training recipe, chosen automatically so users never tune it by hand.
 
 CPU: bf16 autocast where the CPU has native bf16 dot products (AVX512-BF16 or AMX; emulated bf16 is
-slower than fp32), channels-last-3d, a fused Adam step and the glibc allocator fix. One exception:
-temporal kernel 9 always trains in fp32, because oneDNN's bf16 Conv3d backward with a temporal kernel of
-9 on 5-6 frames segfaults, corrupts the heap or hangs in the PyTorch this project pins.
+slower than fp32), channels-last-3d, a fused Adam step and the glibc allocator fix.
+
+A oneDNN hazard shapes the CPU recipe. In the PyTorch this project pins, the bf16 Conv3d backward is
+wrong whenever a clip has more than one but fewer frames than the temporal kernel (``1 < T < kt``):
+measured, the weight gradient then holds uninitialised memory (different on every call, sometimes NaN),
+and for kt 7 at T=4 and kt 9 at T=5-6 the process segfaults or aborts with heap corruption. C3D with 10
+frames meets T=2 at conv4 for every kt >= 3 and T=5 at conv3, so the recipe (1) runs such layers in fp32
+inside bf16 autocast (:func:`guard_bf16_convs`, applied by ``fit`` and ``predict_proba``) and
+(2) trains temporal kernel 9 wholly in fp32, as a second line of defence for the shape that crashes.
 CUDA: bf16 autocast where supported, cuDNN autotuning, channels-last-3d, fused Adam.
 ``train.precision`` ("fp32" or "bf16") overrides the precision, except for that CPU exception.
 """
@@ -11,14 +17,46 @@ CUDA: bf16 autocast where supported, cuDNN autotuning, channels-last-3d, fused A
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from fer3d.config import ExperimentConfig
 from fer3d.training.allocator import tune_allocator
 
 CPU_BF16_UNSAFE_TEMPORAL_KERNELS = frozenset({9})
+
+
+def bf16_conv_unsafe(temporal_kernel: int, frames: int) -> bool:
+    """Whether oneDNN's CPU bf16 Conv3d backward is wrong or crashes for this kernel and clip length."""
+    return 1 < frames < temporal_kernel
+
+
+def _guarded_conv_forward(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    if (
+        x.device.type == "cpu"
+        and torch.is_autocast_enabled("cpu")
+        and bf16_conv_unsafe(conv.kernel_size[0], x.shape[2])
+    ):
+        with torch.autocast("cpu", enabled=False):
+            return type(conv).forward(conv, x.float())
+    return type(conv).forward(conv, x)
+
+
+@contextlib.contextmanager
+def guard_bf16_convs(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the block, Conv3d layers whose input has ``1 < T < kt`` run in fp32 under CPU autocast."""
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv3d) and m.kernel_size[0] > 1]
+    for conv in convs:
+        conv.forward = functools.partial(_guarded_conv_forward, conv)  # instance attribute, removed below
+    try:
+        yield model
+    finally:
+        for conv in convs:
+            conv.__dict__.pop("forward", None)
 
 
 @dataclass(frozen=True)
@@ -33,6 +71,12 @@ class Recipe:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def guard(self, model: nn.Module) -> contextlib.AbstractContextManager:
+        """Wrap training or inference of ``model``: keeps bf16 off the Conv3d shapes oneDNN gets wrong."""
+        if self.device.type == "cpu" and self.autocast_dtype == torch.bfloat16:
+            return guard_bf16_convs(model)
+        return contextlib.nullcontext(model)
 
     def apply(self) -> None:
         """Process-wide settings the recipe needs; idempotent, called by ``fit`` before training."""
@@ -79,9 +123,13 @@ def choose_recipe(
         precision = "fp32"  # never take the crashing oneDNN path, whatever was asked
     dtype = torch.bfloat16 if precision == "bf16" else None
     fused = device.type in ("cpu", "cuda")
-    return Recipe(device=device, autocast_dtype=dtype, channels_last=True, fused_optimizer=fused, threads=threads)
+    return Recipe(
+        device=device, autocast_dtype=dtype, channels_last=True, fused_optimizer=fused, threads=threads
+    )
 
 
 def plain_recipe(device: torch.device | str = "cpu") -> Recipe:
     """Eager fp32, contiguous layout, unfused Adam: the baseline the benchmarks compare against."""
-    return Recipe(device=torch.device(device), autocast_dtype=None, channels_last=False, fused_optimizer=False)
+    return Recipe(
+        device=torch.device(device), autocast_dtype=None, channels_last=False, fused_optimizer=False
+    )

@@ -44,7 +44,7 @@ def epoch_order(labels: np.ndarray, balance: bool, generator: torch.Generator) -
     classes, counts = np.unique(labels, return_counts=True)
     target = counts.max()
     parts = []
-    for cls, count in zip(classes, counts):
+    for cls, count in zip(classes, counts, strict=True):
         members = torch.from_numpy(np.flatnonzero(labels == cls))
         extra = members[torch.randint(len(members), (int(target - count),), generator=generator)]
         parts += [members, extra]
@@ -63,11 +63,11 @@ def fit(
     seed: int,
     progress: bool = False,
 ) -> FitResult:
-    """Train ``model`` on uint8 ``clips [N, C, T, H, W]`` with integer ``labels`` for a fixed number of epochs.
+    """Train ``model`` on uint8 ``clips [N, C, T, H, W]`` with integer ``labels`` for fixed epochs.
 
     ``seed`` drives the epoch order and augmentation; the model's initial weights and dropout follow
     torch's global RNG, which the caller seeds. On CPU the same seed gives the same losses to within
-    1e-4 relative (oneDNN's reductions are deterministic for a fixed thread count).
+    1e-4 relative for a fixed thread count (tested; see ``recipe`` for the bf16 layers kept in fp32).
     """
     train = config.train
     generator = torch.Generator().manual_seed(seed)
@@ -84,29 +84,34 @@ def fit(
     device_labels = torch.from_numpy(labels).to(recipe.device)
     result = FitResult()
     start = time.perf_counter()
-    for _epoch in tqdm(range(train.epochs), desc="train", unit="epoch", disable=not progress, leave=False):
-        order = epoch_order(labels, train.augment.balance, generator)
-        total, seen = 0.0, 0
-        for first in range(0, len(order), train.batch_size):
-            index = order[first : first + train.batch_size]
-            if len(index) < 2:  # batch norm needs two samples; a lone last clip reappears next epoch
-                continue
-            data_start = time.perf_counter()
-            idx = index.to(recipe.device)
-            batch = normalize(augment(to_float(device_clips[idx]), train.augment, generator), config.input.normalize)
-            if recipe.channels_last:
-                batch = batch.contiguous(memory_format=torch.channels_last_3d)
-            result.data_seconds += time.perf_counter() - data_start
-            with recipe.autocast():
-                loss = loss_fn(model(batch), device_labels[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += float(loss.detach()) * len(index)
-            seen += len(index)
-        scheduler.step()
-        result.epoch_losses.append(total / max(1, seen))
-        result.clips_seen += seen
+    with recipe.guard(model):
+        for _epoch in tqdm(
+            range(train.epochs), desc="train", unit="epoch", disable=not progress, leave=False
+        ):
+            order = epoch_order(labels, train.augment.balance, generator)
+            total, seen = 0.0, 0
+            for first in range(0, len(order), train.batch_size):
+                index = order[first : first + train.batch_size]
+                if len(index) < 2:  # batch norm needs two samples; a lone last clip reappears next epoch
+                    continue
+                data_start = time.perf_counter()
+                idx = index.to(recipe.device)
+                batch = normalize(
+                    augment(to_float(device_clips[idx]), train.augment, generator), config.input.normalize
+                )
+                if recipe.channels_last:
+                    batch = batch.contiguous(memory_format=torch.channels_last_3d)
+                result.data_seconds += time.perf_counter() - data_start
+                with recipe.autocast():
+                    loss = loss_fn(model(batch), device_labels[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * len(index)
+                seen += len(index)
+            scheduler.step()
+            result.epoch_losses.append(total / max(1, seen))
+            result.clips_seen += seen
     result.seconds = time.perf_counter() - start
     # Precise BN (see training/batchnorm.py): short trainings otherwise leave stale running averages.
     from fer3d.training.batchnorm import recalibrate_batchnorm
@@ -125,11 +130,14 @@ def predict_proba(
     if recipe.channels_last:
         model.to(memory_format=torch.channels_last_3d)
     out = []
-    for first in range(0, len(clips), batch_size):
-        batch = normalize(to_float(clips[first : first + batch_size].to(recipe.device)), config.input.normalize)
-        if recipe.channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last_3d)
-        with recipe.autocast():
-            logits = model(batch)
-        out.append(torch.softmax(logits.float(), dim=1).cpu())
+    with recipe.guard(model):
+        for first in range(0, len(clips), batch_size):
+            batch = normalize(
+                to_float(clips[first : first + batch_size].to(recipe.device)), config.input.normalize
+            )
+            if recipe.channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last_3d)
+            with recipe.autocast():
+                logits = model(batch)
+            out.append(torch.softmax(logits.float(), dim=1).cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)

@@ -1,0 +1,319 @@
+"""Write the report: ``report.html`` (self-contained, figures embedded as base64 PNG) and ``report.md``
+with the same figures as files under ``figures/``."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from statsmodels.stats.proportion import proportion_confint
+from tqdm import tqdm
+
+from fer3d.config import ExperimentConfig
+from fer3d.reports import figures
+from fer3d.reports.published import PUBLISHED_LABEL, TABLE_OF_DATASET, TRANSFER_PUBLISHED, published
+from fer3d.reports.sources import Run, Search, Sources, discover
+
+PROTOCOL_NAMES = {"loso": "LOSO", "kfold": "subject {k}-fold", "nested": "nested subject {k}-fold"}
+
+
+@dataclass
+class Page:
+    """Report content in order; each item is rendered to both HTML and Markdown."""
+
+    items: list[tuple[str, object]] = field(default_factory=list)
+    figures: dict[str, bytes] = field(default_factory=dict)
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.items.append(("heading", (level, text)))
+
+    def text(self, text: str) -> None:
+        self.items.append(("text", text))
+
+    def table(self, headers: list[str], rows: list[list[str]]) -> None:
+        self.items.append(("table", (headers, rows)))
+
+    def figure(self, name: str, fig: Figure, caption: str) -> None:
+        slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
+        while slug in self.figures:
+            slug += "_"
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        self.figures[slug] = buffer.getvalue()
+        self.items.append(("figure", (slug, caption)))
+
+
+def _protocol(result_protocol: str, n_folds: int) -> str:
+    return PROTOCOL_NAMES.get(result_protocol, result_protocol).format(k=n_folds)
+
+
+def _pct_ci(correct: int, total: int) -> str:
+    low, high = proportion_confint(correct, total, alpha=0.05, method="wilson")
+    return f"{100 * correct / total:.2f}% [{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def _run_row(run: Run) -> list[str]:
+    r = run.result
+    accs = np.array(r.fold_accuracies)
+    correct = int(np.sum(r.labels[r.tested] == r.predictions))
+    sd = f"{100 * accs.std(ddof=1):.2f}" if len(accs) > 1 else "-"
+    return [
+        run.dataset,
+        _protocol(r.protocol, len(r.folds)) + (f" ({run.label})" if run.label else ""),
+        str(len(r.tested)),
+        _pct_ci(correct, len(r.tested)),
+        f"{100 * accs.mean():.2f} ± {sd}",
+        published(run.dataset, r.protocol),
+        f"`{run.path}`",
+    ]
+
+
+RUN_HEADERS = [
+    "dataset",
+    "protocol",
+    "clips",
+    "measured pooled accuracy [95% CI]",
+    "mean ± sd of folds (%)",
+    f"paper ({PUBLISHED_LABEL})",
+    "run folder",
+]
+
+
+def _tables(page: Page, sources: Sources) -> None:
+    runs = [r for r in sources.runs if not r.label.startswith("transfer")]
+    by_table: dict[str, list[Run]] = {}
+    for run in runs:
+        by_table.setdefault(TABLE_OF_DATASET.get(run.dataset, "Other datasets"), []).append(run)
+    for name in [*TABLE_OF_DATASET.values(), "Other datasets"]:
+        page.heading(name if name != "Other datasets" else "Other runs", 3)
+        chosen = by_table.get(name, [])
+        if name != "Other datasets" or chosen:
+            dataset = next((d for d, t in TABLE_OF_DATASET.items() if t == name), "")
+            rows = [_run_row(r) for r in chosen]
+            if not chosen:
+                rows = [
+                    [dataset, p, "-", "no run given", "-", published(dataset, p), "-"]
+                    for p in ("loso", "kfold")
+                    if published(dataset, p) != "not in paper"
+                ]
+            page.table(RUN_HEADERS, rows)
+    page.text(
+        f"Measured columns come from the runs above; the paper's column is {PUBLISHED_LABEL} (CK+ LOSO "
+        "97.56%, CK+ 10-fold 100%, Oulu-CASIA 10-fold 84.25%). The dataset column is the cache's reader: a "
+        "synthetic set written in the CK+ layout reads as ckplus, so check the run folder before comparing."
+    )
+    page.heading("Table 6 (transfer)", 3)
+    rows = []
+    for transfer in sources.transfers:
+        for row in transfer.info.get("rows", []):
+            run = transfer.arms.get(row["arm"])
+            measured = (
+                _pct_ci(int(round(row["pooled_accuracy"] * row["n_tested"])), row["n_tested"]) if run else "-"
+            )
+            rows.append(
+                [
+                    f"{row['source']} → {row['target']}",
+                    row["training"],
+                    row["protocol"],
+                    str(row["n_tested"]),
+                    str(row["dropped"]),
+                    measured,
+                    TRANSFER_PUBLISHED,
+                    f"`{transfer.path}`",
+                ]
+            )
+    page.table(
+        [
+            "source → target",
+            "training",
+            "protocol",
+            "clips",
+            "target clips dropped (no source class)",
+            "measured pooled accuracy [95% CI]",
+            f"paper ({PUBLISHED_LABEL})",
+            "folder",
+        ],
+        rows or [["-"] * 8],
+    )
+    for transfer in sources.transfers:
+        lm = transfer.info.get("label_map", {})
+        pairs = ", ".join(f"{s}→{t}" for s, t in lm.get("pairs", []))
+        page.text(
+            f"Label map for `{transfer.path}`: {pairs}; source only: {lm.get('unmapped_source') or 'none'}; "
+            f"target only (dropped): {lm.get('unmapped_target') or 'none'}."
+        )
+
+
+def _search_section(page: Page, search: Search) -> None:
+    study = search.study
+    page.heading(f"Search `{study.study_name}` ({search.path})", 2)
+    identity = study.user_attrs.get("identity", {})
+    threshold = identity.get("threshold")
+    page.figure(
+        f"search_{study.study_name}_scatter",
+        figures.search_scatter(study, threshold),
+        "Accuracy of each configuration against its trial number; pruned trials (grey crosses) show the "
+        "accuracy over the folds they ran before being stopped (like the paper's Figure 2).",
+    )
+    fig, values = figures.importances(study)
+    page.figure(
+        f"search_{study.study_name}_importances", fig, "fANOVA parameter importances (completed trials)."
+    )
+    if values:
+        page.table(["parameter", "fANOVA importance"], [[k, f"{v:.3f}"] for k, v in values.items()])
+    page.figure(
+        f"search_{study.study_name}_slices", figures.slices(study), "Accuracy against each parameter."
+    )
+    complete = [t for t in study.trials if t.value is not None and "config" in t.user_attrs]
+    if complete:
+        best = max(complete, key=lambda t: t.value)
+        config = ExperimentConfig.from_dict(best.user_attrs["config"])
+        num_classes, channels = _search_shape(best.user_attrs.get("run_dir"))
+        page.figure(
+            f"search_{study.study_name}_architecture",
+            figures.architecture(config, num_classes, channels),
+            f"The chosen architecture (trial {best.number}, {100 * best.value:.2f}%) with its filter counts.",
+        )
+
+
+def _search_shape(run_dir: str | None) -> tuple[int, int]:
+    """Classes and channels of the cache a trial ran on (CK+'s 7 gray classes if it cannot be read)."""
+    from fer3d.data.cache import ClipStore
+
+    try:
+        header = json.loads((Path(run_dir) / "run.json").read_text())  # type: ignore[arg-type]
+        store = ClipStore.open(header["cache"])
+        return store.num_classes, store.channels
+    except Exception:
+        return 7, 1
+
+
+def _run_section(page: Page, run: Run) -> None:
+    r = run.result
+    name = f"{run.label or 'evaluate'}: {_protocol(r.protocol, len(r.folds))} on {run.dataset}"
+    page.heading(f"{name} ({run.path})", 2)
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", str(run.path))[-60:]
+    page.figure(
+        f"run_{slug}_folds",
+        figures.fold_accuracies(r, name),
+        "Per-fold accuracy with 95% Wilson intervals; the band is the pooled accuracy's interval.",
+    )
+    page.figure(
+        f"run_{slug}_confusion", figures.confusion(r, name), "Confusion matrix of the pooled predictions."
+    )
+    if run.config is not None and r.protocol != "nested":
+        page.figure(
+            f"run_{slug}_architecture",
+            figures.architecture(run.config, len(r.class_names), run.channels),
+            "The evaluated architecture with its filter counts.",
+        )
+    if r.protocol == "nested" and (run.path / "nested.json").exists():
+        chosen = json.loads((run.path / "nested.json").read_text()).get("chosen", [])
+        rows = [
+            [
+                str(c["fold"]),
+                c["config"]["model"]["activation"],
+                str(c["config"]["model"]["temporal_kernel"]),
+                c["config"]["model"]["pooling"],
+                f"{c['config']['model']['dropout']:.2f}",
+                c.get("note", ""),
+            ]
+            for c in chosen
+        ]
+        page.table(["outer fold", "activation", "temporal kernel", "pooling", "dropout", "search"], rows)
+
+
+def build_report(paths: list[Path], out_dir: str | Path, *, progress: bool = True) -> tuple[Path, Path]:
+    """Read the given folders and write ``report.html`` and ``report.md`` (+ ``figures/``) to ``out_dir``."""
+    sources = discover([Path(p) for p in paths])
+    page = Page()
+    page.heading("fer3d report", 1)
+    page.text(
+        f"Generated {dt.datetime.now().isoformat(timespec='seconds')} from: "
+        + ", ".join(f"`{p}`" for p in paths)
+    )
+    page.heading("Tables (measured, with the paper's published numbers beside them)", 2)
+    _tables(page, sources)
+    sections = [("search", s) for s in sources.searches] + [("run", r) for r in sources.runs]
+    sections += [("run", r) for t in sources.transfers for r in t.arms.values()]
+    for kind, item in tqdm(sections, desc="report", unit="section", disable=not progress):
+        if kind == "search":
+            _search_section(page, item)  # type: ignore[arg-type]
+        else:
+            _run_section(page, item)  # type: ignore[arg-type]
+    out = Path(out_dir)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    for slug, png in page.figures.items():
+        (out / "figures" / f"{slug}.png").write_bytes(png)
+    html_path, md_path = out / "report.html", out / "report.md"
+    html_path.write_text(render_html(page))
+    md_path.write_text(render_markdown(page))
+    return html_path, md_path
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(page: Page) -> str:
+    out = []
+    for kind, value in page.items:
+        if kind == "heading":
+            level, text = value  # type: ignore[misc]
+            out.append(f"{'#' * level} {text}\n")
+        elif kind == "text":
+            out.append(f"{value}\n")
+        elif kind == "table":
+            headers, rows = value  # type: ignore[misc]
+            out.append("| " + " | ".join(map(_md_cell, headers)) + " |")
+            out.append("|" + "---|" * len(headers))
+            out += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in rows]
+            out.append("")
+        elif kind == "figure":
+            slug, caption = value  # type: ignore[misc]
+            out.append(f"![{caption}](figures/{slug}.png)\n\n*{caption}*\n")
+    return "\n".join(out)
+
+
+def _inline(text: str) -> str:
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text, quote=False))
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:0.5em 0 1em}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px}
+th{background:#f2f2f2}img{max-width:100%;border:1px solid #eee}figcaption{font-size:13px;color:#555}
+code{background:#f5f5f5;padding:0 3px}"""
+
+
+def render_html(page: Page) -> str:
+    body = []
+    for kind, value in page.items:
+        if kind == "heading":
+            level, text = value  # type: ignore[misc]
+            body.append(f"<h{level}>{_inline(text)}</h{level}>")
+        elif kind == "text":
+            body.append(f"<p>{_inline(str(value))}</p>")
+        elif kind == "table":
+            headers, rows = value  # type: ignore[misc]
+            head = "".join(f"<th>{_inline(h)}</th>" for h in headers)
+            cells = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in rows)
+            body.append(f"<table><tr>{head}</tr>{cells}</table>")
+        elif kind == "figure":
+            slug, caption = value  # type: ignore[misc]
+            data = base64.b64encode(page.figures[slug]).decode()
+            body.append(
+                f'<figure id="{slug}"><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{_inline(caption)}</figcaption></figure>"
+            )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>fer3d report</title><style>{STYLE}</style>"
+        f"</head><body>{''.join(body)}</body></html>\n"
+    )
