@@ -110,8 +110,8 @@ def write_tables(result: PredictionResult, out_dir: Path) -> list[Path]:
 
 
 def plot_timeline(result: PredictionResult, path: Path, *, max_tracks: int = 4) -> Path:
-    """One panel per face track (the most-seen first): class probabilities against the window's end time,
-    with grey bands over windows without a face."""
+    """One panel per face track (the most-seen first): class probabilities against each window's end time,
+    with grey bands over the frames where that face was not found."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -123,19 +123,21 @@ def plot_timeline(result: PredictionResult, path: Path, *, max_tracks: int = 4) 
     tracks = [t for t in sorted(counts, key=lambda t: -counts[t]) if t is not None][:max_tracks] or [None]
     fig, axes = plt.subplots(len(tracks), 1, figsize=(10, 2.6 * len(tracks)), sharex=True, squeeze=False)
     colors = plt.get_cmap("tab10")
-    end = max((w.t_end for w in result.windows), default=1.0)
-    gaps = [w for w in result.windows if w.status == NO_FACE and (w.track is None or len(tracks) == 1)]
+    end = max([w.t_end for w in result.windows] + [f.time for f in result.frames] + [1e-3])
+    times = [f.time for f in result.frames]
+    step = 1.0 / result.fps if result.fps > 0 else 0.04
     for ax, track in zip(axes[:, 0], tracks, strict=True):
         rows = [w for w in result.windows if w.track == track]
         ok = [w for w in rows if w.status == OK]
-        for w in [r for r in rows if r.status == NO_FACE] + gaps:
-            ax.axvspan(w.t_start, w.t_end, color="0.85", lw=0)
+        missing = [(track not in f.faces) if track is not None else not f.faces for f in result.frames]
+        for first, last in _runs(missing):
+            ax.axvspan(times[first], times[last] + step, color="0.85", lw=0)
         if ok:
-            times = np.array([w.t_end for w in ok])
+            ends = np.array([w.t_end for w in ok])
             probs = np.stack([w.smoothed for w in ok])
             for k, name in enumerate(result.class_names):
                 ax.plot(
-                    times,
+                    ends,
                     probs[:, k],
                     color=colors(k % 10),
                     lw=1.5,
@@ -148,7 +150,7 @@ def plot_timeline(result: PredictionResult, path: Path, *, max_tracks: int = 4) 
         ax.set_title(
             "no face found" if not ok else (f"face {track}" if track is not None else "face"), fontsize=9
         )
-    axes[-1, 0].set_xlabel("time (s) at the end of each window; grey: no face")
+    axes[-1, 0].set_xlabel("time (s) at the end of each window; grey: frames where this face was not found")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 7), fontsize=8, frameon=False)
@@ -157,6 +159,18 @@ def plot_timeline(result: PredictionResult, path: Path, *, max_tracks: int = 4) 
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _runs(mask: list[bool]) -> list[tuple[int, int]]:
+    """(first, last) index of every run of True values."""
+    runs, start = [], None
+    for i, value in enumerate([*mask, False]):
+        if value and start is None:
+            start = i
+        elif not value and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    return runs
 
 
 class VideoAnnotator:

@@ -1,0 +1,232 @@
+"""Architecture-search benchmark on a synthetic dataset.
+
+Measures (printed as a table and written to ``benchmarks/results/search.json``):
+- trials per hour on this machine's cores, without pruning (measured) and with exact pruning (from the
+  same trials' fold times: the folds pruning would have skipped are known exactly, since a trial's
+  predictions do not depend on whether it is pruned later);
+- the share of fold trainings exact pruning saves at the threshold (against every fold of every trial);
+- TPE against random search: best pooled accuracy after the same number of trials, over several seeds;
+- ``--jobs 2`` (two 1-thread workers) against ``--jobs 1`` (one 2-thread worker), trials per hour.
+
+Defaults finish in about ten minutes on two cores: ``python -m benchmarks.bench_search``.
+Larger: ``--subjects 10 --profile cpu --trials 20 --seeds 3``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from optuna.trial import TrialState
+
+from fer3d.data.prepare import PrepareConfig, prepare
+from fer3d.data.registry import read_dataset
+from fer3d.data.synthetic import SynthConfig, generate
+from fer3d.presets import get_config
+from fer3d.search.objective import RUN_DIR
+from fer3d.search.pruning import cannot_reach
+from fer3d.search.study import SearchSettings, run_search
+
+RESULTS = Path(__file__).parent / "results" / "search.json"
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--subjects", type=int, default=6)
+    parser.add_argument("--difficulty", type=float, default=0.3)
+    parser.add_argument("--profile", default="tiny")
+    parser.add_argument("--epochs", type=int, default=4, help="overrides the profile's epochs (0: keep)")
+    parser.add_argument("--trials", type=int, default=5, help="trials per sampler and seed")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--threshold", type=float, default=0.8)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of the sampler comparison")
+    parser.add_argument("--jobs-trials", type=int, default=3, help="trials per --jobs setting (0: skip)")
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="fer3d-bench-search-"))
+    torch.set_num_threads(args.threads)
+    data = work / "synth"
+    if not (data / "Emotion").is_dir():
+        generate(
+            data,
+            SynthConfig(
+                subjects=args.subjects, seed=0, difficulty=args.difficulty, emotions=6, image_size=48
+            ),
+        )
+    store = prepare(
+        read_dataset("ckplus", data), work / "cache", PrepareConfig(size=48), workers=1, progress=False
+    )
+    overrides = {"train.epochs": args.epochs} if args.epochs else {}
+    base = get_config("ckplus-paper", args.profile, overrides)
+    n_folds = len(set(store.subjects.tolist()))
+    print(
+        f"{len(store)} clips, {n_folds} subjects (LOSO folds), profile {args.profile}, {args.threads} threads"
+    )
+
+    runs = []
+    for sampler in ("tpe", "random"):
+        for seed in range(args.seeds):
+            settings = SearchSettings(
+                f"{sampler}-{seed}", out_dir=work / "runs" / f"{sampler}-{seed}", base=base,
+                n_trials=args.trials, threshold=args.threshold, sampler=sampler, seed=seed, pruner="none",
+            )  # fmt: skip
+            start = time.perf_counter()
+            study = run_search(store, settings, progress=False)
+            wall = time.perf_counter() - start
+            trials = study.get_trials(states=FINISHED)
+            replay = [
+                _replay_exact_pruning(Path(t.user_attrs[RUN_DIR]), store.labels, args.threshold)
+                for t in trials
+            ]
+            runs.append(
+                {
+                    "sampler": sampler,
+                    "seed": seed,
+                    "trials": len(trials),
+                    "best_accuracy": max(t.value for t in trials),
+                    "accuracies": [t.value for t in trials],
+                    "wall_seconds": wall,
+                    "fold_seconds": sum(r["all_seconds"] for r in replay),
+                    "pruned_fold_seconds": sum(r["kept_seconds"] for r in replay),
+                    "folds_trained": sum(r["folds"] for r in replay),
+                    "folds_with_pruning": sum(r["kept_folds"] for r in replay),
+                    "would_prune": sum(r["kept_folds"] < r["folds"] for r in replay),
+                }
+            )
+            r = runs[-1]
+            print(
+                f"{sampler:6s} seed {seed}: best {_pct(r['best_accuracy'])}, exact pruning keeps "
+                f"{r['folds_with_pruning']}/{r['folds_trained']} folds, "
+                f"prunes {r['would_prune']}/{r['trials']}, {3600 * r['trials'] / wall:.0f} trials/h"
+            )
+
+    jobs = _compare_jobs(store, work, args) if args.jobs_trials else []
+    summary = _summarise(runs, jobs, args)
+    _print_table(summary)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    machine = {"cpu_count": os.cpu_count(), "torch": torch.__version__, "load_avg": os.getloadavg()}
+    args.output.write_text(json.dumps({"args": _jsonable(vars(args)), "machine": machine, "summary": summary,
+                                       "runs": runs, "jobs": jobs}, indent=1))  # fmt: skip
+    print(f"wrote {args.output}")
+
+
+def _replay_exact_pruning(run_dir: Path, labels: np.ndarray, threshold: float) -> dict:
+    """Folds (and their training seconds) exact pruning would have run, from a full trial's saved folds."""
+    folds = [json.loads(p.read_text()) for p in sorted((run_dir / "folds").glob("fold_*.json"))]
+    total = sum(len(f["test_indices"]) for f in folds)
+    correct = tested = kept = 0
+    kept_seconds = 0.0
+    for fold in folds:
+        correct += int((labels[fold["test_indices"]] == np.array(fold["predictions"])).sum())
+        tested += len(fold["test_indices"])
+        kept += 1
+        kept_seconds += fold["train_seconds"]
+        if cannot_reach(correct, tested, total, threshold):
+            break
+    return {
+        "folds": len(folds),
+        "kept_folds": kept,
+        "all_seconds": sum(f["train_seconds"] for f in folds),
+        "kept_seconds": kept_seconds,
+    }
+
+
+def _compare_jobs(store, work: Path, args: argparse.Namespace) -> list[dict]:
+    """Same trials through the CLI with 2 workers x 1 thread and 1 worker x 2 threads, no pruning."""
+    out = []
+    for jobs, threads in ((1, 2), (2, 1)):
+        folder = work / f"jobs-{jobs}"
+        cmd = [
+            sys.executable, "-c", "from fer3d.cli import main; main()", "search", str(store.path),
+            "--study", "jobs", "--n-trials", str(args.jobs_trials), "--pruner", "none",
+            "--profile", args.profile, "-o", str(folder), "--jobs", str(jobs), "--no-progress",
+            "--sampler", "random",
+        ]  # fmt: skip
+        cmd += ["--set", f"train.epochs={args.epochs}"] if args.epochs else []
+        cmd += ["--threads", str(threads)] if jobs == 1 else []
+        start = time.perf_counter()
+        subprocess.run(
+            cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONWARNINGS": "ignore"}
+        )
+        wall = time.perf_counter() - start
+        rate = 3600 * args.jobs_trials / wall
+        out.append({"jobs": jobs, "threads_per_job": threads, "wall_seconds": wall, "trials_per_hour": rate})
+        print(f"--jobs {jobs} x {threads} thread(s): {out[-1]['trials_per_hour']:.1f} trials/h")
+    return out
+
+
+def _summarise(runs: list[dict], jobs: list[dict], args: argparse.Namespace) -> dict:
+    by = {s: [r for r in runs if r["sampler"] == s] for s in ("tpe", "random")}
+    n_trials = sum(r["trials"] for r in runs)
+    overhead = sum(r["wall_seconds"] - r["fold_seconds"] for r in runs)  # sampling, storage, data loading
+    return {
+        "threshold": args.threshold,
+        "trials_per_hour_no_pruning": 3600 * n_trials / sum(r["wall_seconds"] for r in runs),
+        "trials_per_hour_exact_pruning": 3600
+        * n_trials
+        / (overhead + sum(r["pruned_fold_seconds"] for r in runs)),
+        "fold_trainings_saved_by_exact_pruning": 1
+        - sum(r["folds_with_pruning"] for r in runs) / sum(r["folds_trained"] for r in runs),
+        "trials_exact_pruning_stops": sum(r["would_prune"] for r in runs) / n_trials,
+        "best_accuracy": {
+            s: {"mean": _mean([r["best_accuracy"] for r in rs]), "per_seed": [r["best_accuracy"] for r in rs]}
+            for s, rs in by.items()
+        },
+        "jobs": {f"{j['jobs']}x{j['threads_per_job']}": j["trials_per_hour"] for j in jobs},
+    }
+
+
+def _print_table(summary: dict) -> None:
+    rows = [
+        ("trials/hour, no pruning (measured)", f"{summary['trials_per_hour_no_pruning']:.0f}"),
+        (
+            f"trials/hour, exact pruning at {summary['threshold']}",
+            f"{summary['trials_per_hour_exact_pruning']:.0f}",
+        ),
+        (
+            "fold trainings saved by exact pruning",
+            f"{100 * summary['fold_trainings_saved_by_exact_pruning']:.0f}%",
+        ),
+        ("trials exact pruning stops early", f"{100 * summary['trials_exact_pruning_stops']:.0f}%"),
+    ]
+    for s, b in summary["best_accuracy"].items():
+        per_seed = ", ".join(_pct(v) for v in b["per_seed"])
+        rows.append((f"{s}: best pooled LOSO accuracy, mean over seeds", f"{_pct(b['mean'])} ({per_seed})"))
+    for name, rate in summary["jobs"].items():
+        rows.append((f"--jobs x threads {name}: trials/hour", f"{rate:.1f}"))
+    print("\n| measure | value |\n| --- | --- |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _jsonable(d: dict) -> dict:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()}
+
+
+if __name__ == "__main__":
+    main()
