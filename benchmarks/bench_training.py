@@ -222,11 +222,12 @@ def ckplus_sized_folds(store, k: int = 10, n_sequences: int = 327, seed: int = 0
     return [Fold(f.index, within[f.train], within[f.test]) for f in folds], within
 
 
-def timed_cv(store, config: ExperimentConfig, folds) -> dict[str, Any]:
+def timed_cv(store, config: ExperimentConfig, folds, out_dir: Path | None = None) -> dict[str, Any]:
+    """Cross-validate on CPU; with ``out_dir`` an interrupted run resumes (wall time: the rest only)."""
     from fer3d.evaluation.crossval import cross_validate
 
     start = time.perf_counter()
-    result = cross_validate(store, config, "kfold", folds=folds, device="cpu", progress=False)
+    result = cross_validate(store, config, "kfold", folds=folds, device="cpu", progress=True, out_dir=out_dir)
     wall = time.perf_counter() - start
     data_fraction = statistics.mean(f.data_fraction for f in result.folds)
     return {

@@ -126,7 +126,7 @@ def test_two_workers_share_a_postgres_study(fake_store, tmp_path: Path) -> None:
             pytest.fail("FER3D_TEST_POSTGRES_URL is not set: scripts/postgres.sh did not start PostgreSQL")
         pytest.skip("FER3D_TEST_POSTGRES_URL is not set (run the suite through scripts/run_tests.sh)")
     name = f"dist-{uuid.uuid4().hex[:8]}"
-    n_trials = 6
+    n_trials = 4
     procs = [
         subprocess.Popen(
             _search_args(

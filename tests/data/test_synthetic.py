@@ -170,7 +170,7 @@ def test_invalid_config_is_rejected(bad: dict) -> None:
 # ---------------------------------------------------------------- learnability (cheap linear probes)
 
 
-def _action_unit_probe(difficulty: float, subjects: int = 40) -> dict[str, float]:
+def _action_unit_probe(difficulty: float, subjects: int = 30) -> dict[str, float]:
     """Linear-probe accuracy on the generator's own action units: apex alone vs change from onset."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold, cross_val_score
