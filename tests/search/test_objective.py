@@ -114,3 +114,13 @@ def test_exact_pruning_keeps_a_passing_trial_and_stops_a_failing_one_at_the_firs
 def test_pruner_none_never_prunes(fake_store, chance_base, tmp_path: Path) -> None:
     trial = _run(fake_store, chance_base, tmp_path / "out", threshold=1.0, pruner="none")
     assert trial.state == optuna.trial.TrialState.COMPLETE
+
+
+def test_optuna_pruner_is_consulted_after_each_fold(fake_store, tiny_base, tmp_path: Path) -> None:
+    folds = loso(fake_store.subjects)
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=2.0))
+    study.enqueue_trial(PARAMS)
+    study.optimize(Objective(fake_store, tiny_base, folds, tmp_path, threshold=0.0, pruner="median"), n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert (trial.user_attrs[PRUNED_AT], trial.user_attrs[PRUNED_BY]) == (0, "median")
