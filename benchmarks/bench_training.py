@@ -239,6 +239,28 @@ def timed_cv(store, config: ExperimentConfig, folds, out_dir: Path | None = None
     }
 
 
+COST_GRID = [(s, w) for s in (32, 48, 64, 112) for w in (0.25, 0.5, 1.0)]
+
+
+def cost_table(seconds: float, kernels: tuple[int, ...] = (1, 3, 5, 7, 9)) -> list[dict[str, Any]]:
+    """Training clips/s under the CPU recipe: input size x width (kt 3), and every kt at the CPU default."""
+    cpu = get_config("ckplus-paper", profile="cpu")
+    cells = [(s, w, 3) for s, w in COST_GRID]
+    cells += [(cpu.input.size, cpu.model.width, kt) for kt in kernels if kt != 3]
+    rows = []
+    for size, width, kt in cells:
+        spec = {"size": size, "width": width, "kt": kt, "batch": 16, "warmup": 1, "seconds": seconds}
+        row = measure_steps({**spec, "recipe": "recipe"})
+        row["train_gflop"] = flops_per_clip(size, width, kt)["train_gflop"]
+        rows.append(row)
+        print(
+            f"cost: {size:4d} px  width {width:<5} kt {kt}  {row['recipe_name']:38} "
+            f"train {row['train_clips_s']:7.2f} clips/s  infer {row['infer_clips_s']:7.2f} clips/s",
+            flush=True,
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -246,11 +268,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--quick", action="store_true", help="fewer rounds and no 10-fold runs (minutes, not an hour)"
     )
     parser.add_argument("--skip-cv", action="store_true", help="skip the LOSO and 10-fold wall-time runs")
+    parser.add_argument("--cost-table", action="store_true", help="only the size x width x kt cost table")
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(measure_steps(json.loads(args.worker))))
         return {}
     rounds, seconds = (1, 6.0) if args.quick else (3, 15.0)
+    if args.cost_table:
+        rows = cost_table(seconds)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "cost_table.json").write_text(json.dumps(rows, indent=1) + "\n")
+        return {"cost_table": rows}
     cpu = get_config("ckplus-paper", profile="cpu")
     report: dict[str, Any] = {
         "torch": torch.__version__,

@@ -120,7 +120,8 @@ def test_optuna_pruner_is_consulted_after_each_fold(fake_store, tiny_base, tmp_p
     folds = loso(fake_store.subjects)
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=2.0))
     study.enqueue_trial(PARAMS)
-    study.optimize(Objective(fake_store, tiny_base, folds, tmp_path, threshold=0.0, pruner="median"), n_trials=1)
+    objective = Objective(fake_store, tiny_base, folds, tmp_path, threshold=0.0, pruner="median")
+    study.optimize(objective, n_trials=1)
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.PRUNED
     assert (trial.user_attrs[PRUNED_AT], trial.user_attrs[PRUNED_BY]) == (0, "median")

@@ -55,11 +55,13 @@ class Objective:
     on_step: Callable[[int, int], None] | None = None  # (folds done, n folds), for a progress bar
 
     def __post_init__(self) -> None:
+        self.last_trial: int | None = None  # number of the trial this process ran last
         self.total = int(sum(len(f.test) for f in self.folds))
         if self.total == 0:
             raise ValueError("the folds test no sequence")
 
     def __call__(self, trial: optuna.Trial) -> float:
+        self.last_trial = trial.number
         self._refuse_surplus(trial)
         start = time.perf_counter()
         config = self.base.with_overrides(suggest(trial, self.search_lr))
@@ -119,6 +121,7 @@ class Objective:
         )
         before = [t for t in trial.study.get_trials(deepcopy=False, states=states) if t.number < trial.number]
         if len(before) >= self.n_trials:
+            trial.set_user_attr("surplus", True)
             raise SurplusTrialError(f"trial {trial.number}: the study already has {self.n_trials} trials")
 
 

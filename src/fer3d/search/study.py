@@ -199,11 +199,24 @@ def run_search(
             ):
                 time.sleep(min(5.0, settings.heartbeat_interval))  # others' trials may still finish or fail
                 continue
-            study.optimize(objective, n_trials=1, catch=(SurplusTrialError,), gc_after_trial=False)
+            try:
+                study.optimize(objective, n_trials=1, catch=(SurplusTrialError,), gc_after_trial=False)
+            except KeyboardInterrupt:
+                _requeue(study, objective.last_trial)
+                raise
     finally:
         _refresh(bar, study, sum(t.state in FINISHED for t in study.get_trials(deepcopy=False)))
         bar.close()
     return study
+
+
+def _requeue(study: optuna.Study, number: int | None) -> None:
+    """Ctrl-C fails the running trial; queue its parameters so the next run resumes its saved folds."""
+    if number is None:
+        return
+    trial = study.get_trials(deepcopy=False)[number]
+    if trial.state == TrialState.FAIL and not trial.user_attrs.get("surplus"):
+        study.enqueue_trial(trial.params, user_attrs={"requeued_from": number})
 
 
 def _summary(study: optuna.Study) -> str:
