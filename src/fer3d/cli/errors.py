@@ -14,6 +14,7 @@ class UserError(Exception):
     """A mistake in how a command was called; the message says what to do instead."""
 
 
+INTERRUPTED = "fer3d: interrupted; finished work is saved and the same command resumes it"
 EXPECTED = (BadInputError, ConfigError, UserError, FileNotFoundError)
 
 
@@ -24,7 +25,7 @@ def run_app(app: typer.Typer) -> None:
         print(f"fer3d: error: {err}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("fer3d: interrupted; finished work is saved and the same command resumes it", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
     except SystemExit:
         raise
@@ -34,6 +35,9 @@ def run_app(app: typer.Typer) -> None:
         if isinstance(err, click.exceptions.ClickException):
             err.show()
             sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Abort):
+        if isinstance(err, click.exceptions.Abort):  # click wraps Ctrl-C in Abort
+            if isinstance(err.__cause__, KeyboardInterrupt):
+                print(INTERRUPTED, file=sys.stderr)
+                sys.exit(130)
             sys.exit(1)
         raise

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from fer3d.config import ExperimentConfig
+from fer3d.config import ConfigError, ExperimentConfig
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation.metrics import accuracy, confusion_matrix, per_class_recall
 from fer3d.evaluation.splits import Fold, make_folds
@@ -29,7 +29,7 @@ from fer3d.training.inputs import load_clips
 from fer3d.training.recipe import Recipe, choose_recipe
 
 
-class RunMismatchError(ValueError):
+class RunMismatchError(ConfigError):
     """The output folder holds a different run (config, data or protocol)."""
 
 

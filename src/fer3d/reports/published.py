@@ -20,6 +20,9 @@ TABLE_OF_DATASET = {"ckplus": "Table 3 (CK+)", "oulu": "Table 5 (Oulu-CASIA)"}
 TRANSFER_PUBLISHED = "see paper"
 
 
-def published(dataset: str, protocol: str) -> str:
+def published(dataset: str, protocol: str, n_folds: int | None = None) -> str:
+    """The paper's number for this dataset and protocol; its k-fold numbers are for k = 10 only."""
+    if protocol == "kfold" and n_folds not in (None, 10):
+        return "not in paper (paper: 10-fold)"
     value = PUBLISHED.get((dataset, protocol))
     return f"{value:.2f}%" if value is not None else "not in paper"
