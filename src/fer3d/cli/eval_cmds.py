@@ -22,8 +22,24 @@ def evaluate(
     split_seed: Annotated[int, typer.Option(help="Seed of the subject k-fold split")] = 0,
     output: Annotated[Path, typer.Option("-o", "--output", help="Run folder (resumable)")] = Path("runs/evaluate"),
     device: DeviceOpt = None,
+    nested: Annotated[bool, typer.Option("--nested", help="Nested CV: search inside each outer training part")] = False,
+    n_trials: Annotated[int, typer.Option("--n-trials", help="--nested: search trials per outer fold")] = 20,
+    inner_protocol: Annotated[str, typer.Option(help="--nested: inner search folds, loso | kfold")] = "loso",
+    threshold: Annotated[float, typer.Option(help="--nested: exact pruning target of the inner search")] = 0.965,
 ) -> None:
-    """Cross-validate a configuration; finished folds are kept, so an interrupted run resumes."""
+    """Cross-validate a configuration; finished folds are kept, so an interrupted run resumes.
+
+    With --nested, the architecture search runs on the inner folds of each outer training part and the
+    chosen configuration is scored once on the outer test fold (an unbiased estimate).
+    """
+    if nested:
+        from fer3d.cli.report_cmds import run_nested
+
+        base = resolve_config(preset, config, profile, overrides)
+        run_nested(cache, base, k=k, split_seed=split_seed, inner_protocol=inner_protocol, inner_k=k,
+                   n_trials=n_trials, threshold=threshold, sampler="tpe", pruner="exact", seed=0,
+                   output=output, device=device)
+        return
     from fer3d.data.cache import ClipStore
     from fer3d.evaluation.crossval import cross_validate
     from fer3d.evaluation.metrics import format_confusion
