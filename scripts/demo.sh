@@ -11,15 +11,15 @@ start=$(date +%s)
 cache_of() { tail -n 1 | sed 's/^cache: //'; }
 
 echo "== 1/5 synthetic expressive-face sequences (CK+ layout)"
-[ -d "$OUT/data" ] || $FER3D synth "$OUT/data" --subjects 30 --seed 0 --difficulty 0.5
-[ -d "$OUT/search-data" ] || $FER3D synth "$OUT/search-data" --subjects 6 --seed 1 --difficulty 0.5
+[ -d "$OUT/data" ] || $FER3D synth "$OUT/data" --subjects 16 --seed 0 --difficulty 0.3
+[ -d "$OUT/search-data" ] || $FER3D synth "$OUT/search-data" --subjects 6 --seed 1 --difficulty 0.3 --emotions 6
 
 echo "== 2/5 prepare the clip caches (last 10 frames, 48x48, raw + CLAHE)"
 CACHE=$($FER3D prepare "$OUT/data" --format ckplus --faces none --size 48 -o "$OUT/cache" | tee /dev/stderr | cache_of)
 SEARCH_CACHE=$($FER3D prepare "$OUT/search-data" --format ckplus --faces none --size 32 -o "$OUT/cache" | cache_of)
 
 echo "== 3/5 a short architecture search (Optuna TPE, LOSO on 6 subjects, tiny model)"
-$FER3D search "$SEARCH_CACHE" --study demo --n-trials 4 --protocol loso --profile tiny --threshold 0.5 \
+$FER3D search "$SEARCH_CACHE" --study demo --n-trials 4 --protocol loso --profile tiny --threshold 0 \
   --seed 0 -o "$OUT/search"
 $FER3D best demo -o "$OUT/search" --output "$OUT/search/best.json"
 
