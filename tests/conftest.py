@@ -13,7 +13,12 @@ torch.set_num_threads(1)  # CI has two cores; tests are tiny and one thread avoi
 
 
 def write_fake_ckplus(
-    root: Path, subjects: int = 6, classes: int = 3, frames: tuple[int, int] = (4, 12), size: int = 24, seed: int = 0
+    root: Path,
+    subjects: int = 6,
+    classes: int = 3,
+    frames: tuple[int, int] = (4, 12),
+    size: int = 24,
+    seed: int = 0,
 ) -> Path:
     """A CK+-layout tree whose label is a bright bar growing from the centre of a class-specific row band
     (mirror-symmetric, so flipping augmentation keeps the label)."""
@@ -49,4 +54,6 @@ def fake_store(tmp_path: Path):
     from fer3d.data.registry import read_dataset
 
     root = write_fake_ckplus(tmp_path / "ckplus")
-    return prepare(read_dataset("ckplus", root), tmp_path / "cache", PrepareConfig(size=24), workers=1, progress=False)
+    return prepare(
+        read_dataset("ckplus", root), tmp_path / "cache", PrepareConfig(size=24), workers=1, progress=False
+    )

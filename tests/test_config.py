@@ -25,7 +25,12 @@ def test_unknown_key_is_an_error(tmp_path):
 
 @pytest.mark.parametrize(
     "key,value",
-    [("model.activation", "tanh"), ("model.temporal_kernel", 4), ("model.dropout", 1.5), ("train.optimizer", "sgd")],
+    [
+        ("model.activation", "tanh"),
+        ("model.temporal_kernel", 4),
+        ("model.dropout", 1.5),
+        ("train.optimizer", "sgd"),
+    ],
 )
 def test_invalid_values_are_errors(key, value):
     with pytest.raises(ConfigError):
@@ -49,7 +54,12 @@ def test_parse_overrides():
 
 def test_paper_presets_match_tables_2_and_4():
     ck, oulu = PRESETS["ckplus-paper"], PRESETS["oulu-paper"]
-    assert (ck.train.optimizer, ck.input.clahe, ck.input.normalize, ck.model.activation) == ("adam", True, False, "relu")
+    assert (ck.train.optimizer, ck.input.clahe, ck.input.normalize, ck.model.activation) == (
+        "adam",
+        True,
+        False,
+        "relu",
+    )
     assert (ck.train.class_weights, ck.model.temporal_kernel, ck.model.init, ck.model.pooling) == (
         False,
         3,

@@ -59,7 +59,9 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.temporal_kernel not in TEMPORAL_KERNELS:
-            raise ConfigError(f"model.temporal_kernel must be one of {TEMPORAL_KERNELS}, got {self.temporal_kernel}")
+            raise ConfigError(
+                f"model.temporal_kernel must be one of {TEMPORAL_KERNELS}, got {self.temporal_kernel}"
+            )
         if not 0.0 <= self.dropout <= 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1], got {self.dropout}")
         if self.width <= 0:

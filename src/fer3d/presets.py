@@ -47,13 +47,27 @@ PROFILES: dict[str, dict[str, Any]] = {
     # Small enough for a laptop CPU: 48x48 input, quarter width (conv 16..128, FC 1024). lr 3e-4: at 1e-3
     # the fc6/fc7 ReLUs die under Adam (measured: fc6 alive 51% -> 10% in 40 steps) and training stalls
     # at chance; at 3e-4 the synthetic set leaves chance after ~15 epochs, hence 30 epochs.
-    "cpu": {"input.size": 48, "model.width": 0.25, "train.epochs": 30, "train.batch_size": 16, "train.lr": 3e-4},
+    "cpu": {
+        "input.size": 48,
+        "model.width": 0.25,
+        "train.epochs": 30,
+        "train.batch_size": 16,
+        "train.lr": 3e-4,
+    },
     # For tests and smoke runs: seconds per fold.
-    "tiny": {"input.size": 32, "model.width": 0.125, "train.epochs": 2, "train.batch_size": 8, "train.lr": 1e-3},
+    "tiny": {
+        "input.size": 32,
+        "model.width": 0.125,
+        "train.epochs": 2,
+        "train.batch_size": 8,
+        "train.lr": 1e-3,
+    },
 }
 
 
-def get_config(preset: str, profile: str = "full", overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+def get_config(
+    preset: str, profile: str = "full", overrides: dict[str, Any] | None = None
+) -> ExperimentConfig:
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     return apply_profile(PRESETS[preset], profile, overrides)

@@ -29,8 +29,20 @@ def test_prepare_then_evaluate(fake_ckplus, tmp_path):
     cache = out.strip().splitlines()[-1].removeprefix("cache: ")
     assert len(ClipStore.open(cache)) == 18
     result = run(
-        "evaluate", cache, "--preset", "ckplus-paper", "--profile", "tiny", "--set", "input.size=24",
-        "--protocol", "kfold", "--k", "3", "-o", tmp_path / "run",
+        "evaluate",
+        cache,
+        "--preset",
+        "ckplus-paper",
+        "--profile",
+        "tiny",
+        "--set",
+        "input.size=24",
+        "--protocol",
+        "kfold",
+        "--k",
+        "3",
+        "-o",
+        tmp_path / "run",
     ).stdout
     assert "pooled accuracy" in result and "confusion matrix" in result
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -19,7 +19,9 @@ def test_kfold_tests_every_clip_once_and_writes_results(fake_store, tmp_path):
     assert 0 <= metrics["pooled_accuracy"] <= 1
     predictions = json.loads((tmp_path / "run" / "predictions.json").read_text())
     assert {p["sequence_id"] for p in predictions} == set(fake_store.sequence_ids)
-    for row in predictions:  # held-out only: the subject of a prediction is never in that fold's training part
+    for (
+        row
+    ) in predictions:  # held-out only: the subject of a prediction is never in that fold's training part
         assert row["subject"] in fake_store.subjects
     assert (tmp_path / "run" / "config.json").exists()
 

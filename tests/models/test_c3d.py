@@ -34,12 +34,16 @@ def test_forward_backward_every_choice(choice):
     logits.logsumexp(1).sum().backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing, f"no finite gradient for {missing}"
-    if choice.get("dropout") != 1.0:  # dropout 1 zeroes the FC path, so fc weights legitimately get zero grads
+    if (
+        choice.get("dropout") != 1.0
+    ):  # dropout 1 zeroes the FC path, so fc weights legitimately get zero grads
         zero = [n for n, p in model.named_parameters() if p.grad.abs().sum() == 0]
         assert not zero, f"zero gradient for {zero}"
 
 
-@pytest.mark.parametrize("size,frames,channels", [(16, 1, 1), (48, 10, 3), (112, 10, 1), (40, 16, 1), (33, 7, 1)])
+@pytest.mark.parametrize(
+    "size,frames,channels", [(16, 1, 1), (48, 10, 3), (112, 10, 1), (40, 16, 1), (33, 7, 1)]
+)
 def test_any_input_size_and_length(size, frames, channels):
     model = C3D(ModelConfig(width=0.0625), num_classes=7, in_channels=channels, frames=frames, size=size)
     assert model(torch.randn(2, channels, frames, size, size)).shape == (2, 7)
@@ -49,7 +53,11 @@ def test_c3d_widths_at_full_scale():
     model = C3D(ModelConfig(width=1.0), num_classes=7, frames=10, size=112)
     convs = [m.out_channels for m in model.features if isinstance(m, torch.nn.Conv3d)]
     assert convs == [64, 128, 256, 256, 512, 512, 512, 512]
-    assert all(isinstance(m, torch.nn.BatchNorm3d) for m in model.features if m.__class__.__name__.startswith("Batch"))
+    assert all(
+        isinstance(m, torch.nn.BatchNorm3d)
+        for m in model.features
+        if m.__class__.__name__.startswith("Batch")
+    )
     assert sum(isinstance(m, torch.nn.BatchNorm3d) for m in model.features) == len(convs)
     linears = [m.out_features for m in model.classifier if isinstance(m, torch.nn.Linear)]
     assert linears == [4096, 4096, 7]

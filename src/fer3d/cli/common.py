@@ -12,15 +12,22 @@ from fer3d.config import ExperimentConfig, parse_overrides
 from fer3d.presets import apply_profile, get_config
 
 PresetOpt = Annotated[str | None, typer.Option("--preset", help="ckplus-paper | oulu-paper")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Experiment config JSON (e.g. from `fer3d best`)")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Experiment config JSON (e.g. from `fer3d best`)")
+]
 ProfileOpt = Annotated[str, typer.Option("--profile", help="Cost profile: full (paper, GPU) | cpu | tiny")]
 SetOpt = Annotated[
-    list[str] | None, typer.Option("--set", help="Override a config field, e.g. --set train.epochs=5 (repeatable)")
+    list[str] | None,
+    typer.Option("--set", help="Override a config field, e.g. --set train.epochs=5 (repeatable)"),
 ]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu | cuda | cuda:1 (default: cuda if available)")]
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", help="cpu | cuda | cuda:1 (default: cuda if available)")
+]
 
 
-def resolve_config(preset: str | None, config: Path | None, profile: str, overrides: list[str] | None) -> ExperimentConfig:
+def resolve_config(
+    preset: str | None, config: Path | None, profile: str, overrides: list[str] | None
+) -> ExperimentConfig:
     """A preset or a config file, then the cost profile, then ``--set`` overrides."""
     if preset and config:
         raise UserError("give either --preset or --config, not both")

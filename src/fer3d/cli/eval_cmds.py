@@ -20,12 +20,18 @@ def evaluate(
     protocol: Annotated[str, typer.Option(help="loso | kfold")] = "kfold",
     k: Annotated[int, typer.Option("--k", help="Folds for kfold")] = 10,
     split_seed: Annotated[int, typer.Option(help="Seed of the subject k-fold split")] = 0,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Run folder (resumable)")] = Path("runs/evaluate"),
+    output: Annotated[Path, typer.Option("-o", "--output", help="Run folder (resumable)")] = Path(
+        "runs/evaluate"
+    ),
     device: DeviceOpt = None,
-    nested: Annotated[bool, typer.Option("--nested", help="Nested CV: search inside each outer training part")] = False,
+    nested: Annotated[
+        bool, typer.Option("--nested", help="Nested CV: search inside each outer training part")
+    ] = False,
     n_trials: Annotated[int, typer.Option("--n-trials", help="--nested: search trials per outer fold")] = 20,
     inner_protocol: Annotated[str, typer.Option(help="--nested: inner search folds, loso | kfold")] = "loso",
-    threshold: Annotated[float, typer.Option(help="--nested: exact pruning target of the inner search")] = 0.965,
+    threshold: Annotated[
+        float, typer.Option(help="--nested: exact pruning target of the inner search")
+    ] = 0.965,
 ) -> None:
     """Cross-validate a configuration; finished folds are kept, so an interrupted run resumes.
 
@@ -36,9 +42,21 @@ def evaluate(
         from fer3d.cli.report_cmds import run_nested
 
         base = resolve_config(preset, config, profile, overrides)
-        run_nested(cache, base, k=k, split_seed=split_seed, inner_protocol=inner_protocol, inner_k=k,
-                   n_trials=n_trials, threshold=threshold, sampler="tpe", pruner="exact", seed=0,
-                   output=output, device=device)
+        run_nested(
+            cache,
+            base,
+            k=k,
+            split_seed=split_seed,
+            inner_protocol=inner_protocol,
+            inner_k=k,
+            n_trials=n_trials,
+            threshold=threshold,
+            sampler="tpe",
+            pruner="exact",
+            seed=0,
+            output=output,
+            device=device,
+        )
         return
     from fer3d.data.cache import ClipStore
     from fer3d.evaluation.crossval import cross_validate
@@ -46,12 +64,15 @@ def evaluate(
 
     store = ClipStore.open(cache)
     experiment = resolve_config(preset, config, profile, overrides)
-    result = cross_validate(store, experiment, protocol, k=k, split_seed=split_seed, out_dir=output, device=device)
+    result = cross_validate(
+        store, experiment, protocol, k=k, split_seed=split_seed, out_dir=output, device=device
+    )
     metrics = result.metrics()
     accs = np.array(result.fold_accuracies)
+    spread = accs.std(ddof=1) if len(accs) > 1 else 0.0
     typer.echo(f"\n{protocol} over {len(result.folds)} folds, {metrics['n_tested']} clips")
     typer.echo(f"pooled accuracy: {100 * metrics['pooled_accuracy']:.2f}%")
-    typer.echo(f"fold accuracy: mean {100 * accs.mean():.2f}%  std {100 * accs.std(ddof=1) if len(accs) > 1 else 0:.2f}%")
+    typer.echo(f"fold accuracy: mean {100 * accs.mean():.2f}%  std {100 * spread:.2f}%")
     typer.echo("per-fold: " + " ".join(f"{100 * a:.0f}" for a in accs))
     typer.echo("confusion matrix (rows: true class):")
     typer.echo(format_confusion(result.confusion(), result.class_names))

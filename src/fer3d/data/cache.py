@@ -37,7 +37,9 @@ class ClipStore:
         path = Path(path)
         meta_file = path / "meta.json"
         if not meta_file.is_file():
-            raise BadInputError(path, "not a fer3d clip cache (no meta.json)", "create one with `fer3d prepare`")
+            raise BadInputError(
+                path, "not a fer3d clip cache (no meta.json)", "create one with `fer3d prepare`"
+            )
         meta = json.loads(meta_file.read_text())
         if meta.get("format_version") != FORMAT_VERSION:
             raise BadInputError(path, "clip cache from another fer3d version", "run `fer3d prepare` again")

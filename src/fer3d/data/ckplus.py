@@ -28,7 +28,9 @@ def parse_emotion_file(path: Path) -> int:
         raise BadInputError(path, f"emotion file does not hold a number: {text[:40]!r}") from None
     code = int(round(value))
     if abs(value - code) > 1e-6 or not 1 <= code <= len(CKPLUS_CLASSES):
-        raise BadInputError(path, f"invalid emotion code {text[:20]!r}", "CK+ codes are 1..7 (0 neutral is not a label)")
+        raise BadInputError(
+            path, f"invalid emotion code {text[:20]!r}", "CK+ codes are 1..7 (0 neutral is not a label)"
+        )
     return code - 1
 
 
@@ -58,16 +60,26 @@ class CKPlusReader:
                     records.append(self._record(subject_dir.name, seq_dir, emotion_files))
                 except BadInputError as err:
                     skip_log.handle(err)
-        notes = [f"{unlabelled} sequence(s) have no emotion file (unlabelled in CK+, not used)"] if unlabelled else []
+        notes = (
+            [f"{unlabelled} sequence(s) have no emotion file (unlabelled in CK+, not used)"]
+            if unlabelled
+            else []
+        )
         if not records:
-            raise DatasetLayoutError(root, "no labelled sequence found", "check that Emotion/ matches cohn-kanade-images/")
+            raise DatasetLayoutError(
+                root, "no labelled sequence found", "check that Emotion/ matches cohn-kanade-images/"
+            )
         return Dataset(self.name, root, self.class_names, records, skip_log, notes)
 
     def _record(self, subject: str, seq_dir: Path, emotion_files: list[Path]) -> SequenceRecord:
         if len(emotion_files) > 1:
-            raise BadInputError(seq_dir, f"{len(emotion_files)} emotion files for one sequence", "keep exactly one")
+            raise BadInputError(
+                seq_dir, f"{len(emotion_files)} emotion files for one sequence", "keep exactly one"
+            )
         label = parse_emotion_file(emotion_files[0])
         frames = tuple(sorted(p for p in seq_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
         if not frames:
             raise BadInputError(seq_dir, "sequence has an emotion file but no frame images")
-        return SequenceRecord(subject=subject, sequence_id=f"{subject}/{seq_dir.name}", label=label, frames=frames)
+        return SequenceRecord(
+            subject=subject, sequence_id=f"{subject}/{seq_dir.name}", label=label, frames=frames
+        )

@@ -28,7 +28,9 @@ def read_image(path: Path) -> np.ndarray:
         raise BadInputError(path, "image file is empty (0 bytes)", "re-copy the file or use --skip-bad")
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if image is None:
-        raise BadInputError(path, "image cannot be decoded (corrupt or not an image)", "re-copy it or use --skip-bad")
+        raise BadInputError(
+            path, "image cannot be decoded (corrupt or not an image)", "re-copy it or use --skip-bad"
+        )
     return image
 
 
@@ -42,7 +44,9 @@ def to_color(image: np.ndarray, color: Color) -> np.ndarray:
         image = image[:, :, 0]
     if color == "gray":
         return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return (
+        cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    )
 
 
 def is_color_image(image: np.ndarray) -> bool:

@@ -111,7 +111,7 @@ def prepare(
     else:
         results = [_safe_prepare(j) for j in tqdm(jobs, **bar)]
     kept_records, raws, clahes = [], [], []
-    for record, result in zip(dataset.records, results):
+    for record, result in zip(dataset.records, results, strict=False):
         if isinstance(result, BadInputError):
             dataset.skip_log.handle(result)  # raises unless --skip-bad
             continue
@@ -129,7 +129,7 @@ def prepare(
         "prepare": asdict(config),
         "records": [
             {"subject": r.subject, "sequence_id": r.sequence_id, "label": label, "source": r.source}
-            for r, label in zip(kept_records, labels)
+            for r, label in zip(kept_records, labels, strict=False)
         ],
         "skipped": dataset.skip_log.to_list(),
         "notes": dataset.notes + notes,
@@ -138,7 +138,7 @@ def prepare(
 
 
 def _drop_empty_classes(dataset: Dataset, labels: list[int]) -> tuple[list[str], list[int], list[str]]:
-    """Classes without any clip (e.g. CK+ layout without contempt) would be dead outputs: drop and renumber."""
+    """Classes without any clip (CK+ layout without contempt) would be dead outputs: drop and renumber."""
     used = sorted(set(labels))
     if len(used) == len(dataset.class_names):
         return list(dataset.class_names), labels, []

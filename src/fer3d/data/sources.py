@@ -23,13 +23,17 @@ def last_frames(record: SequenceRecord, n: int, color: Color) -> list[np.ndarray
         decoded = [read_image(p) for p in record.frames[-n:]]
         kinds = {is_color_image(image) for image in decoded}
         if len(kinds) > 1:
-            raise BadInputError(where, "sequence mixes gray and colour frames", "convert its frames to one kind")
+            raise BadInputError(
+                where, "sequence mixes gray and colour frames", "convert its frames to one kind"
+            )
         frames = [to_color(image, color) for image in decoded]
     if not frames:
         raise BadInputError(where, "empty sequence: no frames could be read")
     shapes = {f.shape for f in frames}
     if len(shapes) > 1:
-        raise BadInputError(where, f"frames of mixed sizes {sorted(shapes)}", "all frames of a sequence must match")
+        raise BadInputError(
+            where, f"frames of mixed sizes {sorted(shapes)}", "all frames of a sequence must match"
+        )
     return pad_to_length(frames, n)
 
 

@@ -85,7 +85,9 @@ class CVResult:
             "pooled_accuracy": self.pooled_accuracy,
             "mean_fold_accuracy": float(np.mean(self.fold_accuracies)),
             "fold_accuracies": self.fold_accuracies,
-            "per_class_recall": {n: (None if np.isnan(r) else float(r)) for n, r in zip(self.class_names, recall)},
+            "per_class_recall": {
+                n: (None if np.isnan(r) else float(r)) for n, r in zip(self.class_names, recall, strict=False)
+            },
             "confusion_matrix": matrix.tolist(),
             "class_names": list(self.class_names),
             "n_tested": int(len(self.tested)),
@@ -111,7 +113,16 @@ def train_and_predict(
     torch.manual_seed(seed)
     model = build_model(config, store.num_classes, store.channels)
     labels = store.labels[train_idx]
-    record = fit(model, clips[train_idx], labels, config, recipe, num_classes=store.num_classes, seed=seed, progress=progress)
+    record = fit(
+        model,
+        clips[train_idx],
+        labels,
+        config,
+        recipe,
+        num_classes=store.num_classes,
+        seed=seed,
+        progress=progress,
+    )
     probs = predict_proba(model, clips[test_idx], config, recipe)
     return probs, record
 
@@ -120,7 +131,9 @@ def fold_seed(seed: int, fold: int) -> int:
     return seed * 1_000_003 + fold
 
 
-def run_header(store: ClipStore, config: ExperimentConfig, protocol: str, folds: list[Fold]) -> dict[str, Any]:
+def run_header(
+    store: ClipStore, config: ExperimentConfig, protocol: str, folds: list[Fold]
+) -> dict[str, Any]:
     return {
         "config": config.to_dict(),
         "config_fingerprint": config.fingerprint(),
@@ -138,7 +151,7 @@ def _check_or_write_header(out_dir: Path, header: dict[str, Any]) -> None:
         for key in ("config_fingerprint", "cache_fingerprint", "protocol", "folds"):
             if old.get(key) != header[key]:
                 raise RunMismatchError(
-                    f"{out_dir} holds a different run ({key} differs); use another --output folder or delete it"
+                    f"{out_dir} holds a different run ({key} differs); use another --output or delete it"
                 )
         return
     write_json_atomic(path, header)
@@ -202,12 +215,16 @@ def cross_validate(
             if saved is not None:
                 write_json_atomic(saved, asdict(result))
         finished.append(result)
-        pooled = accuracy(store.labels[np.concatenate([f.test_indices for f in finished]).astype(int)],
-                          np.concatenate([f.predictions for f in finished]))
+        pooled = accuracy(
+            store.labels[np.concatenate([f.test_indices for f in finished]).astype(int)],
+            np.concatenate([f.predictions for f in finished]),
+        )
         bar.set_postfix(acc=f"{100 * pooled:.1f}%")
         if on_fold is not None:
             on_fold(result, finished, len(folds))
-    result = CVResult(protocol, finished, store.labels, store.class_names, store.sequence_ids, list(store.subjects))
+    result = CVResult(
+        protocol, finished, store.labels, store.class_names, store.sequence_ids, list(store.subjects)
+    )
     if out_dir is not None:
         save_result(result, Path(out_dir), config)
     return result
@@ -219,7 +236,7 @@ def save_result(result: CVResult, out_dir: Path, config: ExperimentConfig) -> No
     write_json_atomic(out_dir / "metrics.json", result.metrics())
     rows = []
     for fold in result.folds:
-        for index, pred, probs in zip(fold.test_indices, fold.predictions, fold.probabilities):
+        for index, pred, probs in zip(fold.test_indices, fold.predictions, fold.probabilities, strict=False):
             rows.append(
                 {
                     "index": index,
@@ -246,6 +263,10 @@ def load_result(run_dir: str | Path) -> CVResult:
     for fold in header["folds"]:
         path = run_dir / "folds" / f"fold_{fold['index']:03d}.json"
         if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: the run is unfinished; run the same command again to resume")
+            raise FileNotFoundError(
+                f"{path} is missing: the run is unfinished; run the same command again to resume"
+            )
         folds.append(FoldResult(**json.loads(path.read_text())))
-    return CVResult(header["protocol"], folds, store.labels, store.class_names, store.sequence_ids, list(store.subjects))
+    return CVResult(
+        header["protocol"], folds, store.labels, store.class_names, store.sequence_ids, list(store.subjects)
+    )

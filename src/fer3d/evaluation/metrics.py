@@ -29,7 +29,7 @@ def format_confusion(matrix: np.ndarray, class_names: tuple[str, ...] | list[str
     header = "true \\ pred".ljust(width) + " " + " ".join(n.rjust(width) for n in names) + "   recall"
     lines = [header]
     recall = per_class_recall(matrix)
-    for name, row, r in zip(names, matrix, recall):
+    for name, row, r in zip(names, matrix, recall, strict=False):
         cells = " ".join(str(v).rjust(width) for v in row)
         lines.append(f"{name.ljust(width)} {cells}   {'n/a' if np.isnan(r) else f'{100 * r:6.2f}%'}")
     return "\n".join(lines)

@@ -46,7 +46,9 @@ def subject_kfold(labels: np.ndarray, subjects: np.ndarray, k: int = 10, seed: i
     ]
 
 
-def make_folds(protocol: str, labels: np.ndarray, subjects: np.ndarray, *, k: int = 10, seed: int = 0) -> list[Fold]:
+def make_folds(
+    protocol: str, labels: np.ndarray, subjects: np.ndarray, *, k: int = 10, seed: int = 0
+) -> list[Fold]:
     if protocol == "loso":
         return loso(subjects)
     if protocol == "kfold":
@@ -57,4 +59,7 @@ def make_folds(protocol: str, labels: np.ndarray, subjects: np.ndarray, *, k: in
 def subset_folds(folds: list[Fold], within: np.ndarray) -> list[Fold]:
     """Restrict folds to the clip indices in ``within`` (used by nested cross-validation)."""
     keep = set(np.asarray(within).tolist())
-    return [Fold(f.index, np.array([i for i in f.train if i in keep]), np.array([i for i in f.test if i in keep])) for f in folds]
+    return [
+        Fold(f.index, np.array([i for i in f.train if i in keep]), np.array([i for i in f.test if i in keep]))
+        for f in folds
+    ]

@@ -34,7 +34,12 @@ INITS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 # (name, number of convs, output channels at width 1, pool the time axis)
-C3D_STAGES = (("conv1", 1, 64, False), ("conv2", 1, 128, True), ("conv3", 2, 256, True), ("conv4", 2, 512, True))
+C3D_STAGES = (
+    ("conv1", 1, 64, False),
+    ("conv2", 1, 128, True),
+    ("conv3", 2, 256, True),
+    ("conv4", 2, 512, True),
+)
 C3D_STAGE5 = ("conv5", 2, 512, True)
 FC_WIDTH = 4096
 

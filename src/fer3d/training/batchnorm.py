@@ -37,6 +37,6 @@ def recalibrate_batchnorm(
             batch = batch.contiguous(memory_format=torch.channels_last_3d)
         with recipe.autocast():
             model(batch)
-    for m, momentum in zip(norms, saved):
+    for m, momentum in zip(norms, saved, strict=False):
         m.momentum = momentum
     model.train(was_training)
