@@ -44,6 +44,23 @@ class FoldResult:
     epoch_losses: list[float]
     data_fraction: float = 0.0  # share of training time spent preparing batches
 
+    @classmethod
+    def from_run(
+        cls, fold: Fold, probs: np.ndarray, labels: np.ndarray, record: Any, start: float
+    ) -> FoldResult:
+        """The result of one trained fold: ``probs [n_test, K]``, true ``labels``, the fit record."""
+        predictions = probs.argmax(axis=1)
+        return cls(
+            fold=fold.index,
+            test_indices=fold.test.tolist(),
+            predictions=predictions.tolist(),
+            probabilities=np.round(probs, 6).tolist(),
+            accuracy=accuracy(labels, predictions),
+            train_seconds=time.perf_counter() - start,
+            epoch_losses=record.epoch_losses,
+            data_fraction=record.data_seconds / max(record.seconds, 1e-9),
+        )
+
     @property
     def correct(self) -> int:
         return int(round(self.accuracy * len(self.test_indices)))
@@ -201,17 +218,7 @@ def cross_validate(
             probs, record = train_and_predict(
                 store, config, fold.train, fold.test, seed=fold_seed(config.seed, fold.index), recipe=recipe
             )
-            predictions = probs.argmax(axis=1)
-            result = FoldResult(
-                fold=fold.index,
-                test_indices=fold.test.tolist(),
-                predictions=predictions.tolist(),
-                probabilities=np.round(probs, 6).tolist(),
-                accuracy=accuracy(store.labels[fold.test], predictions),
-                train_seconds=time.perf_counter() - start,
-                epoch_losses=record.epoch_losses,
-                data_fraction=record.data_seconds / max(record.seconds, 1e-9),
-            )
+            result = FoldResult.from_run(fold, probs, store.labels[fold.test], record, start)
             if saved is not None:
                 write_json_atomic(saved, asdict(result))
         finished.append(result)

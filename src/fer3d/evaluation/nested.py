@@ -120,17 +120,7 @@ def nested_cv(
             seed=fold_seed(config.seed, fold.index),
             recipe=choose_recipe(config, device),
         )
-        predictions = probs.argmax(axis=1)
-        result = FoldResult(
-            fold=fold.index,
-            test_indices=fold.test.tolist(),
-            predictions=predictions.tolist(),
-            probabilities=np.round(probs, 6).tolist(),
-            accuracy=accuracy(store.labels[fold.test], predictions),
-            train_seconds=time.perf_counter() - start,
-            epoch_losses=record.epoch_losses,
-            data_fraction=record.data_seconds / max(record.seconds, 1e-9),
-        )
+        result = FoldResult.from_run(fold, probs, store.labels[fold.test], record, start)
         choice = {"fold": fold.index, "config": config.to_dict(), "note": note}
         write_json_atomic(choice_path, choice)
         write_json_atomic(saved, asdict(result))

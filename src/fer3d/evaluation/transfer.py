@@ -41,7 +41,6 @@ from fer3d.evaluation.crossval import (
     write_json_atomic,
 )
 from fer3d.evaluation.labelmap import LabelMap
-from fer3d.evaluation.metrics import accuracy
 from fer3d.evaluation.splits import Fold, subject_kfold
 from fer3d.models import build_model
 from fer3d.training import fit, predict_proba
@@ -216,17 +215,7 @@ def _run_arm(
         probs = predict_proba(model, clips[fold.test], config, recipe)
         probs[:, ~allowed] = 0.0  # a dropped class can never be predicted
         probs /= probs.sum(axis=1, keepdims=True)
-        predictions = probs.argmax(axis=1)
-        result = FoldResult(
-            fold=fold.index,
-            test_indices=fold.test.tolist(),
-            predictions=predictions.tolist(),
-            probabilities=np.round(probs, 6).tolist(),
-            accuracy=accuracy(target.labels[fold.test], predictions),
-            train_seconds=time.perf_counter() - start,
-            epoch_losses=record.epoch_losses,
-            data_fraction=record.data_seconds / max(record.seconds, 1e-9),
-        )
+        result = FoldResult.from_run(fold, probs, target.labels[fold.test], record, start)
         if saved is not None:
             saved.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(saved, asdict(result))
