@@ -68,3 +68,20 @@ def test_errors_are_one_clear_line(fake_ckplus, tmp_path, args, message):
     proc = run(*args, check=False)
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_evaluate_nested_flag_is_wired(fake_store, tmp_path):
+    """`evaluate --nested` reaches nested CV: its inner-protocol check answers, not plain evaluation."""
+    proc = run(
+        "evaluate",
+        fake_store.path,
+        "--nested",
+        "--inner-protocol",
+        "bogus",
+        "-o",
+        tmp_path / "n",
+        check=False,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "bogus" in proc.stderr
+    assert not (tmp_path / "n" / "folds").exists()  # no plain cross-validation ran
