@@ -58,17 +58,3 @@ def test_opening_something_else_is_a_clear_error(tmp_path):
     with pytest.raises(BadInputError, match="not a fer3d clip cache"):
         ClipStore.open(tmp_path)
 
-
-def test_classes_without_clips_are_dropped_and_labels_renumbered(tmp_path):
-    from conftest import write_fake_ckplus
-
-    root = write_fake_ckplus(tmp_path / "ck", subjects=3, classes=3)  # CK+ codes 1..3 only
-    store = _prepare(root, tmp_path / "c", size=16)
-    assert store.class_names == ("anger", "contempt", "disgust")
-    for f in (root / "Emotion").rglob("*_emotion.txt"):  # relabel code 2 (contempt) as 4 (fear)
-        if f.read_text().strip().startswith("2."):
-            f.write_text("   4.0000000e+00\n")
-    store = _prepare(root, tmp_path / "c", size=16)
-    assert store.class_names == ("anger", "disgust", "fear")
-    assert sorted(set(store.labels.tolist())) == [0, 1, 2]
-    assert any("contempt" in note for note in store.meta["notes"])

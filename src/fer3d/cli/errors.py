@@ -30,12 +30,11 @@ def run_app(app: typer.Typer) -> None:
     except SystemExit:
         raise
     except Exception as err:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
+        # typer vendors its own click, so match click's exceptions by their interface, not by import
+        if hasattr(err, "show") and hasattr(err, "exit_code"):
             err.show()
             sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Abort):  # click wraps Ctrl-C in Abort
+        if type(err).__name__ == "Abort":  # click wraps Ctrl-C in Abort
             if isinstance(err.__cause__, KeyboardInterrupt):
                 print(INTERRUPTED, file=sys.stderr)
                 sys.exit(130)

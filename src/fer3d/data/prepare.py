@@ -120,32 +120,20 @@ def prepare(
         clahes.append(result[1])
     if not kept_records:
         raise BadInputError(dataset.root, "no usable sequence left after preparation")
-    class_names, labels, notes = _drop_empty_classes(dataset, [r.label for r in kept_records])
     meta = {
         "dataset": dataset.name,
         "root": str(dataset.root),
         "fingerprint": key,
-        "class_names": class_names,
+        "class_names": list(dataset.class_names),
         "prepare": asdict(config),
         "records": [
-            {"subject": r.subject, "sequence_id": r.sequence_id, "label": label, "source": r.source}
-            for r, label in zip(kept_records, labels, strict=False)
+            {"subject": r.subject, "sequence_id": r.sequence_id, "label": r.label, "source": r.source}
+            for r in kept_records
         ],
         "skipped": dataset.skip_log.to_list(),
-        "notes": dataset.notes + notes,
+        "notes": dataset.notes,
     }
     return _write_store(target, np.stack(raws), np.stack(clahes), meta)
-
-
-def _drop_empty_classes(dataset: Dataset, labels: list[int]) -> tuple[list[str], list[int], list[str]]:
-    """Classes without any clip (CK+ layout without contempt) would be dead outputs: drop and renumber."""
-    used = sorted(set(labels))
-    if len(used) == len(dataset.class_names):
-        return list(dataset.class_names), labels, []
-    new_index = {old: new for new, old in enumerate(used)}
-    dropped = [n for i, n in enumerate(dataset.class_names) if i not in new_index]
-    note = f"class(es) without any sequence dropped: {', '.join(dropped)}"
-    return [dataset.class_names[i] for i in used], [new_index[label] for label in labels], [note]
 
 
 def skip_summary(skip_log: SkipLog) -> str:

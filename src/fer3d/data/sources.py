@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fer3d.data.errors import BadInputError
-from fer3d.data.frames import Color, is_color_image, read_image, to_color
+from fer3d.data.frames import Color, read_image, to_color
 from fer3d.data.records import SequenceRecord
 
 
@@ -21,7 +21,12 @@ def last_frames(record: SequenceRecord, n: int, color: Color) -> list[np.ndarray
             raise BadInputError(record.sequence_id, "empty sequence: no frames")
         where = record.source
         decoded = [read_image(p) for p in record.frames[-n:]]
-        kinds = {is_color_image(image) for image in decoded}
+        # As stored: one-channel files beside three-channel ones (content is not judged: a dark frame
+        # of a colour video is still a colour frame).
+        sizes = {image.shape[:2] for image in decoded}
+        if len(sizes) > 1:
+            raise BadInputError(where, f"frames of mixed sizes {sorted(sizes)}", "all frames of a sequence must match")
+        kinds = {image.ndim == 3 and image.shape[2] >= 3 for image in decoded}
         if len(kinds) > 1:
             raise BadInputError(
                 where, "sequence mixes gray and colour frames", "convert its frames to one kind"

@@ -9,6 +9,7 @@ missing heartbeat, marked failed, and retried with the same parameters (so it re
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -83,7 +84,7 @@ def open_storage(url: str, settings: SearchSettings | None = None) -> RDBStorage
     else:
         engine_kwargs = {"pool_pre_ping": True}
     if settings is None:
-        return RDBStorage(url, engine_kwargs=engine_kwargs)
+        return _create_schema_safely(lambda: RDBStorage(url, engine_kwargs=engine_kwargs))
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; they are what resume needs
         warnings.simplefilter("ignore")
         if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):  # Optuna >= 4.9
@@ -95,13 +96,30 @@ def open_storage(url: str, settings: SearchSettings | None = None) -> RDBStorage
                     max_retry=settings.max_retry
                 )
             }
-        return RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=settings.heartbeat_interval,
-            grace_period=settings.grace_period,
-            **callback,
+        return _create_schema_safely(
+            lambda: RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=settings.heartbeat_interval,
+                grace_period=settings.grace_period,
+                **callback,
+            )
         )
+
+
+def _create_schema_safely(make: Any, attempts: int = 5) -> RDBStorage:
+    """Workers started together on an empty database race to create Optuna's tables; the losers get an
+    integrity error from the schema creation. Retry: by then the winner's schema is there."""
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            return make()
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
 
 
 def study_identity(store: ClipStore, settings: SearchSettings, subset: np.ndarray | None) -> dict[str, Any]:
