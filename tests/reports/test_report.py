@@ -111,3 +111,29 @@ def test_report_has_every_figure_and_table(fake_store, tmp_path: Path) -> None:
 def test_report_refuses_unknown_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no run.json"):
         build_report([tmp_path], tmp_path / "out", progress=False)
+
+
+def test_fold_accuracy_figure_with_all_wrong_and_all_right_folds():
+    """Wilson bounds at 0% and 100% can fall a rounding error outside the estimate; the figure must cope."""
+    import numpy as np
+
+    from fer3d.evaluation.crossval import CVResult, FoldResult
+    from fer3d.reports.figures import fold_accuracies
+
+    def fold(i, preds, truth):
+        return FoldResult(
+            i,
+            list(range(i * 7, i * 7 + 7)),
+            preds,
+            [[1.0, 0.0]] * 7,
+            float(np.mean(np.array(preds) == truth)),
+            0.0,
+            [],
+        )
+
+    labels = np.zeros(21, dtype=int)
+    result = CVResult(
+        "kfold", [fold(0, [1] * 7, 0), fold(1, [0] * 7, 0), fold(2, [0, 1] * 3 + [0], 0)], labels, ("a", "b")
+    )
+    figure = fold_accuracies(result, "edge cases")
+    assert figure.axes

@@ -162,7 +162,10 @@ def fold_accuracies(result: CVResult, title: str) -> Figure:
     ax.errorbar(
         x,
         100 * acc,
-        yerr=[100 * (acc - low), 100 * (high - acc)],
+        yerr=[
+            100 * np.clip(acc - low, 0, None),
+            100 * np.clip(high - acc, 0, None),
+        ],  # rounding can dip below 0
         fmt="o",
         color="tab:blue",
         ecolor="0.6",
