@@ -25,7 +25,9 @@ def last_frames(record: SequenceRecord, n: int, color: Color) -> list[np.ndarray
         # of a colour video is still a colour frame).
         sizes = {image.shape[:2] for image in decoded}
         if len(sizes) > 1:
-            raise BadInputError(where, f"frames of mixed sizes {sorted(sizes)}", "all frames of a sequence must match")
+            raise BadInputError(
+                where, f"frames of mixed sizes {sorted(sizes)}", "all frames of a sequence must match"
+            )
         kinds = {image.ndim == 3 and image.shape[2] >= 3 for image in decoded}
         if len(kinds) > 1:
             raise BadInputError(

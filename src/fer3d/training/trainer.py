@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from fer3d.config import ExperimentConfig
 from fer3d.training.augment import augment
+from fer3d.training.batchnorm import recalibrate_batchnorm
 from fer3d.training.inputs import normalize, to_float
 from fer3d.training.optim import base_optimizer, make_optimizer
 from fer3d.training.recipe import Recipe
@@ -114,8 +115,6 @@ def fit(
             result.clips_seen += seen
     result.seconds = time.perf_counter() - start
     # Precise BN (see training/batchnorm.py): short trainings otherwise leave stale running averages.
-    from fer3d.training.batchnorm import recalibrate_batchnorm
-
     recalibrate_batchnorm(model, clips, config, recipe)
     return result
 
