@@ -10,9 +10,6 @@ Layout of one cache folder::
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from fer3d.atomic import atomic_folder
 from fer3d.data.errors import BadInputError
 
 FORMAT_VERSION = 1
@@ -87,18 +85,9 @@ class ClipStore:
 
 def write_store(target: Path, raw: np.ndarray, clahe: np.ndarray, meta: dict[str, Any]) -> ClipStore:
     """Write a cache folder atomically: a crash leaves no folder that looks complete."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with atomic_folder(target) as tmp:
         np.save(tmp / "raw.npy", raw)
         np.save(tmp / "clahe.npy", clahe)
         meta = {**meta, "format_version": FORMAT_VERSION}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return ClipStore.open(target)

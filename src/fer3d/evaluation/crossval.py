@@ -8,7 +8,6 @@ A run folder holds ``run.json`` (config, protocol, cache fingerprint, fold defin
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from fer3d.atomic import write_json_atomic
 from fer3d.config import ConfigError, ExperimentConfig
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation.metrics import accuracy, confusion_matrix, per_class_recall
@@ -172,12 +172,6 @@ def _check_or_write_header(out_dir: Path, header: dict[str, Any]) -> None:
                 )
         return
     write_json_atomic(path, header)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 def cross_validate(

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from fer3d.atomic import write_json_atomic
 from fer3d.config import ExperimentConfig
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation import crossval
@@ -37,7 +38,6 @@ from fer3d.evaluation.crossval import (
     fold_seed,
     run_header,
     save_result,
-    write_json_atomic,
 )
 from fer3d.evaluation.metrics import accuracy
 from fer3d.evaluation.splits import subject_kfold

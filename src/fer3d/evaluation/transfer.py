@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from fer3d.atomic import write_json_atomic
 from fer3d.config import ExperimentConfig
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation.crossval import (
@@ -38,7 +39,6 @@ from fer3d.evaluation.crossval import (
     fold_seed,
     run_header,
     save_result,
-    write_json_atomic,
 )
 from fer3d.evaluation.labelmap import LabelMap
 from fer3d.evaluation.splits import Fold, subject_kfold

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fer3d.atomic import atomic_folder
 from fer3d.config import ConfigError, ExperimentConfig
 from fer3d.data.errors import BadInputError
 from fer3d.data.prepare import PrepareConfig
@@ -128,10 +126,8 @@ def save_model_dir(
     from safetensors.torch import save_file
 
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     prep = dataclasses.asdict(preprocess) if isinstance(preprocess, PrepareConfig) else dict(preprocess)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with atomic_folder(target) as tmp:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS), metadata={"format": FORMAT})
         config.to_json(tmp / CONFIG)
@@ -145,12 +141,6 @@ def save_model_dir(
             "record": record or {},
         }
         (tmp / MARKER).write_text(json.dumps(marker, indent=1) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 
