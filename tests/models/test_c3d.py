@@ -27,6 +27,7 @@ def _one_at_a_time():
 def test_forward_backward_every_choice(choice):
     torch.manual_seed(0)
     model = C3D(ModelConfig(width=0.0625, **choice), num_classes=5, in_channels=1, frames=10, size=32)
+    torch.nn.init.normal_(model.classifier[-1].weight, std=0.1)  # as after a first step (zero-init head)
     clips = torch.randn(3, 1, 10, 32, 32)
     logits = model(clips)
     assert logits.shape == (3, 5)
@@ -39,6 +40,16 @@ def test_forward_backward_every_choice(choice):
     ):  # dropout 1 zeroes the FC path, so fc weights legitimately get zero grads
         zero = [n for n, p in model.named_parameters() if p.grad.abs().sum() == 0]
         assert not zero, f"zero gradient for {zero}"
+
+
+def test_fresh_model_predicts_uniformly_and_trains_its_head_first():
+    torch.manual_seed(0)
+    model = C3D(ModelConfig(width=0.0625), num_classes=7, in_channels=1, frames=10, size=32)
+    logits = model(torch.randn(4, 1, 10, 32, 32))
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2, 3]))
+    assert torch.allclose(loss, torch.log(torch.tensor(7.0)))
+    loss.backward()
+    assert model.classifier[-1].weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize(
