@@ -46,7 +46,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {},
     # Small enough for a laptop CPU: 48x48 input, quarter width (conv 16..128, FC 1024). lr 3e-4: at 1e-3
     # the fc6/fc7 ReLUs die under Adam (measured: fc6 alive 51% -> 10% in 40 steps) and training stalls
-    # at chance; at 3e-4 the synthetic set leaves chance after ~15 epochs, hence 30 epochs.
+    # at chance (also with a 3-epoch warm-up); at 3e-4 with the zero-initialised classifier the synthetic
+    # set leaves chance after ~6-10 epochs, hence 30 epochs.
     "cpu": {
         "input.size": 48,
         "model.width": 0.25,
