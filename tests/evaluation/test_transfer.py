@@ -55,6 +55,7 @@ def test_transfer_weights_copies_backbone_and_mapped_head_rows() -> None:
     label_map = LabelMap.by_name(("anger", "contempt", "happy"), ("Anger", "Happiness", "Surprise"))
     torch.manual_seed(0)
     source = build_model(config, 3, 1)
+    torch.nn.init.normal_(source.classifier[-1].weight)  # a trained head (fresh heads are zero-initialised)
     torch.manual_seed(1)
     target = build_model(config, 3, 1)
     state = source.state_dict()
