@@ -50,6 +50,7 @@ def test_fresh_model_predicts_uniformly_and_trains_its_head_first():
     assert torch.allclose(loss, torch.log(torch.tensor(7.0)))
     loss.backward()
     assert model.classifier[-1].weight.grad.abs().sum() > 0
+    assert model.classifier[-4].weight.grad.abs().sum() == 0  # fc7 waits for a non-zero head
 
 
 @pytest.mark.parametrize(
