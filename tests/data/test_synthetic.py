@@ -149,6 +149,21 @@ def test_expression_grows_from_onset_to_apex(tmp_path: Path) -> None:
     assert np.median(ratio) > 3
 
 
+def test_a_clip_opens_on_the_resting_face_and_moves_for_most_of_its_frames() -> None:
+    """The onset falls in the first 3 frames of the last 10, so most of a clip's frames are expressive."""
+    rng = np.random.default_rng(0)
+    ident = _draw_identity(rng, 0.0, False)
+    moving = []
+    for _ in range(50):
+        n = int(rng.integers(10, 19))
+        clip = _action_units(rng, ident, 5, n, 0.0)[-10:] - ident.rest
+        size = np.abs(np.delete(clip, 2, axis=1)).max(axis=1)  # away from rest, per frame (lids blink)
+        assert size[0] < 0.15  # starts at rest, up to per-frame jitter
+        assert size[-1] > 0.4  # ends at the apex
+        moving.append(int((size > 0.1).sum()))
+    assert min(moving) >= 5 and np.mean(moving) >= 6.5  # a later onset (4-10 frames) gave min 3
+
+
 def test_summary_counts_sequences(tiny: tuple[Path, str]) -> None:
     summary = tiny[1]
     assert "28 labelled" in summary and "4 subjects" in summary and "anger 4" in summary

@@ -2,8 +2,9 @@
 
 CPU: fp32, channels-last-3d, a fused Adam step and the glibc allocator fix. bf16 autocast is available
 (``train.precision="bf16"``, only where the CPU has native bf16 dot products) but is not the default:
-measured per CPU-second on an AVX512-BF16 machine (``benchmarks/bench_training.py``), it trained 0.64-0.87x
-as fast as fp32 at every size from 48 px width 0.25 to 112 px width 1, and gave no accuracy gain.
+on the AVX512-BF16 development machine (no AMX) bf16 is slower than fp32, measured in one idle run of
+``benchmarks/bench_training.py``: matmul 165 vs 309 GFLOP/s, C3D-BN training at 112 px 1.06 vs 1.36
+clips/s, at the CPU default 75.6 vs 90.1 clips/s.
 
 A oneDNN hazard shapes the CPU recipe. In the PyTorch this project pins, the bf16 Conv3d backward is
 wrong whenever a clip has more than one but fewer frames than the temporal kernel (``1 < T < kt``):
