@@ -9,26 +9,31 @@ Measures (printed as a table and written to ``benchmarks/results/search.json``):
 - ``--jobs 2`` (two 1-thread workers) against ``--jobs 1`` (one 2-thread worker), trials per hour.
 
 Defaults finish in about ten minutes on two busy cores: ``python -m benchmarks.bench_search``. At that
-scale the models stay near chance, so the sampler comparison says little; for a meaningful one (hours on
-a CPU): ``--subjects 40 --difficulty 0.5 --profile cpu --epochs 0 --protocol kfold --k 5 --trials 30
---seeds 3 --threshold 0.9``.
+scale the models stay near chance, so the sampler comparison says little. The comparison in the README
+(about 75 minutes on 2 cores; ``--parallel 2`` runs two single-thread studies at once; a killed run
+resumes its studies): ``--subjects 24 --difficulty 0 --size 32 --profile cpu --epochs 20 --protocol kfold
+--k 3 --trials 12 --seeds 3 --startup-trials 5 --parallel 2 --threshold 0.5 --jobs-trials 0
+--work runs/bench-search --output benchmarks/results/search_samplers.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 import torch
 from optuna.trial import TrialState
 
+from fer3d.data.cache import ClipStore
 from fer3d.data.prepare import PrepareConfig, prepare
 from fer3d.data.registry import read_dataset
 from fer3d.data.synthetic import SynthConfig, generate
@@ -55,6 +60,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--protocol", default="loso", help="loso | kfold")
     parser.add_argument("--k", type=int, default=3, help="folds for kfold")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the sampler comparison")
+    parser.add_argument("--startup-trials", type=int, default=10, help="TPE's random trials first")
+    parser.add_argument("--size", type=int, default=48, help="input size (cache and model)")
+    parser.add_argument(
+        "--parallel", type=int, default=1, help="sampler x seed runs at once, each in its own process"
+    )
     parser.add_argument("--jobs-trials", type=int, default=2, help="trials per --jobs setting (0: skip)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
     parser.add_argument("--output", type=Path, default=RESULTS)
@@ -74,61 +84,88 @@ def main() -> None:
             ),
         )
     store = prepare(
-        read_dataset("ckplus", data), work / "cache", PrepareConfig(size=48), workers=1, progress=False
+        read_dataset("ckplus", data), work / "cache", PrepareConfig(size=args.size), workers=1, progress=False
     )
-    overrides = {"train.epochs": args.epochs} if args.epochs else {}
+    overrides = {"input.size": args.size, **({"train.epochs": args.epochs} if args.epochs else {})}
     base = get_config("ckplus-paper", args.profile, overrides)
     n_folds = len(set(store.subjects.tolist()))
     print(
         f"{len(store)} clips, {n_folds} subjects (LOSO folds), profile {args.profile}, {args.threads} threads"
     )
 
-    runs = []
-    for sampler in ("tpe", "random"):
-        for seed in range(args.seeds):
-            settings = SearchSettings(
-                f"{sampler}-{seed}", out_dir=work / "runs" / f"{sampler}-{seed}", base=base,
-                n_trials=args.trials, threshold=args.threshold, sampler=sampler, seed=seed, pruner="none",
-                protocol=args.protocol, k=args.k,
-            )  # fmt: skip
-            start = time.perf_counter()
-            study = run_search(store, settings, progress=False)
-            wall = time.perf_counter() - start
-            trials = study.get_trials(states=FINISHED)
-            replay = [
-                _replay_exact_pruning(Path(t.user_attrs[RUN_DIR]), store.labels, args.threshold)
-                for t in trials
-            ]
-            runs.append(
-                {
-                    "sampler": sampler,
-                    "seed": seed,
-                    "trials": len(trials),
-                    "best_accuracy": max(t.value for t in trials),
-                    "accuracies": [t.value for t in trials],
-                    "wall_seconds": wall,
-                    "fold_seconds": sum(r["all_seconds"] for r in replay),
-                    "pruned_fold_seconds": sum(r["kept_seconds"] for r in replay),
-                    "folds_trained": sum(r["folds"] for r in replay),
-                    "folds_with_pruning": sum(r["kept_folds"] for r in replay),
-                    "would_prune": sum(r["kept_folds"] < r["folds"] for r in replay),
-                }
-            )
+    plan = [
+        SearchSettings(
+            f"{sampler}-{seed}",
+            out_dir=work / "runs" / f"{sampler}-{seed}",
+            base=base,
+            n_trials=args.trials,
+            threshold=args.threshold,
+            sampler=sampler,
+            seed=seed,
+            pruner="none",
+            startup_trials=args.startup_trials,
+            protocol=args.protocol,
+            k=args.k,
+        )  # fmt: skip
+        for sampler in ("tpe", "random")
+        for seed in range(args.seeds)
+    ]
+    start = time.perf_counter()
+    # spawn, not fork: a forked child inherits the parent's OpenMP state and can hang in its first op.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.parallel, mp_context=context) as pool:
+        futures = [pool.submit(_run_one, store.path, s, args.threshold, args.threads) for s in plan]
+        runs = []
+        for future in as_completed(futures):
+            runs.append(future.result())
             r = runs[-1]
             print(
-                f"{sampler:6s} seed {seed}: best {_pct(r['best_accuracy'])}, exact pruning keeps "
+                f"{r['sampler']:6s} seed {r['seed']}: best {_pct(r['best_accuracy'])}, exact pruning keeps "
                 f"{r['folds_with_pruning']}/{r['folds_trained']} folds, "
-                f"prunes {r['would_prune']}/{r['trials']}, {3600 * r['trials'] / wall:.0f} trials/h"
+                f"prunes {r['would_prune']}/{r['trials']}, {3600 * r['trials'] / r['wall_seconds']:.0f} "
+                "trials/h in this worker"
             )
+    elapsed = time.perf_counter() - start
+    runs.sort(key=lambda r: (r["sampler"], r["seed"]))
 
     jobs = _compare_jobs(store, work, args) if args.jobs_trials else []
     summary = _summarise(runs, jobs, args)
+    summary["machine_trials_per_hour_no_pruning"] = 3600 * sum(r["trials"] for r in runs) / elapsed
+    # from the trials' own wall times: right also when a resumed run found some of its trials done
+    trial_seconds = [w for r in runs for w in r["trial_wall_seconds"] if w is not None]
+    summary["trials_per_hour_per_worker"] = 3600 * len(trial_seconds) / sum(trial_seconds)
     _print_table(summary)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     machine = {"cpu_count": os.cpu_count(), "torch": torch.__version__, "load_avg": os.getloadavg()}
     args.output.write_text(json.dumps({"args": _jsonable(vars(args)), "machine": machine, "summary": summary,
                                        "runs": runs, "jobs": jobs}, indent=1))  # fmt: skip
     print(f"wrote {args.output}")
+
+
+def _run_one(store_path: Path, settings: SearchSettings, threshold: float, threads: int) -> dict:
+    """One sampler x seed study, in its own process; its trials are replayed under exact pruning."""
+    torch.set_num_threads(threads)
+    store = ClipStore.open(store_path)
+    start = time.perf_counter()
+    study = run_search(store, settings, progress=False)
+    wall = time.perf_counter() - start
+    trials = study.get_trials(states=FINISHED)
+    replay = [_replay_exact_pruning(Path(t.user_attrs[RUN_DIR]), store.labels, threshold) for t in trials]
+    return {
+        "sampler": settings.sampler,
+        "seed": settings.seed,
+        "trials": len(trials),
+        "best_accuracy": max(t.value for t in trials),
+        "accuracies": [t.value for t in trials],
+        "configs": [t.params for t in trials],
+        "trial_wall_seconds": [t.user_attrs.get("wall_seconds") for t in trials],
+        "wall_seconds": wall,
+        "fold_seconds": sum(r["all_seconds"] for r in replay),
+        "pruned_fold_seconds": sum(r["kept_seconds"] for r in replay),
+        "folds_trained": sum(r["folds"] for r in replay),
+        "folds_with_pruning": sum(r["kept_folds"] for r in replay),
+        "would_prune": sum(r["kept_folds"] < r["folds"] for r in replay),
+    }
 
 
 def _replay_exact_pruning(run_dir: Path, labels: np.ndarray, threshold: float) -> dict:
@@ -210,6 +247,9 @@ def _print_table(summary: dict) -> None:
         ),
         ("trials exact pruning stops early", f"{100 * summary['trials_exact_pruning_stops']:.0f}%"),
     ]
+    if "trials_per_hour_per_worker" in summary:
+        rows.append(("trials/hour per 1-thread worker (trial wall times)",
+                     f"{summary['trials_per_hour_per_worker']:.0f}"))  # fmt: skip
     for s, b in summary["best_accuracy"].items():
         per_seed = ", ".join(_pct(v) for v in b["per_seed"])
         rows.append((f"{s}: best pooled accuracy, mean over seeds", f"{_pct(b['mean'])} ({per_seed})"))

@@ -21,6 +21,7 @@ Init = Literal["xavier_uniform", "xavier_normal"]
 Pooling = Literal["avg", "max"]
 Optimizer = Literal["adam", "lookahead_adam"]
 Precision = Literal["auto", "fp32", "bf16"]
+EpochSize = Literal["majority", "dataset"]
 
 TEMPORAL_KERNELS = (1, 3, 5, 7, 9)
 
@@ -75,7 +76,12 @@ class AugmentConfig:
     mirror: bool = True
     rotation_deg: float = 10.0  # uniform in [-rotation_deg, rotation_deg]
     contrast: tuple[float, float] = (0.7, 1.3)  # linear contrast factor range
-    balance: bool = True  # oversample minority classes (with augmentation) to the majority count
+    balance: bool = True  # every class equally often in an epoch (duplicates differ through augmentation)
+    # With balance, an epoch's length: "majority" oversamples every class to the largest class's count
+    # (K x majority clips); "dataset" keeps the training set's size N, drawing N/K clips of every class
+    # (minority classes oversampled, larger ones a fresh subsample each epoch). On CK+ (majority 83 of
+    # 327) "dataset" epochs are 1.78x shorter.
+    epoch_size: EpochSize = "majority"
 
 
 @dataclass(frozen=True)

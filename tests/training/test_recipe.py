@@ -13,6 +13,7 @@ from fer3d.config import TEMPORAL_KERNELS
 from fer3d.models import build_model
 from fer3d.presets import get_config
 from fer3d.training import fit
+from fer3d.training import recipe as recipe_module
 from fer3d.training.recipe import bf16_conv_unsafe, choose_recipe, plain_recipe
 
 # One optimiser step of the tiny profile (32 px, 10 frames: time reaches 5 frames after pool2, the shape
@@ -63,6 +64,25 @@ def test_precision_override_is_respected_for_other_kernels() -> None:
         == torch.bfloat16
     )
     assert choose_recipe(config.with_overrides({"train.precision": "fp32"}), "cpu").autocast_dtype is None
+
+
+@pytest.mark.parametrize(("amx", "expected"), [(True, torch.bfloat16), (False, None)])
+def test_auto_precision_on_cpu_is_bf16_only_with_amx(monkeypatch, amx: bool, expected) -> None:
+    monkeypatch.setattr(recipe_module, "cpu_has_amx_bf16", lambda: amx)
+    monkeypatch.setattr(recipe_module, "cpu_has_native_bf16", lambda: True)
+    config = get_config("ckplus-paper", profile="tiny")
+    assert choose_recipe(config, "cpu").autocast_dtype == expected
+    kt9 = config.with_overrides({"model.temporal_kernel": 9})
+    assert choose_recipe(kt9, "cpu").autocast_dtype is None  # the crashing path, even with AMX
+
+
+def test_amx_is_read_from_the_cpu_flags(tmp_path) -> None:
+    with_amx, without = tmp_path / "amx", tmp_path / "no-amx"
+    with_amx.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    without.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n")
+    assert recipe_module.cpu_has_amx_bf16(str(with_amx))
+    assert not recipe_module.cpu_has_amx_bf16(str(without))
+    assert not recipe_module.cpu_has_amx_bf16(str(tmp_path / "absent"))
 
 
 def test_cpu_recipe_uses_channels_last_and_fused_adam_unlike_the_plain_baseline() -> None:

@@ -51,6 +51,29 @@ def test_balanced_epoch_oversamples_every_class_to_the_majority_and_keeps_every_
     assert set(order.tolist()) == set(range(len(LABELS)))
 
 
+def test_dataset_sized_balanced_epoch_keeps_the_set_size_and_draws_every_class_equally() -> None:
+    labels = np.array([0] * 10 + [1] * 3 + [2] * 2)
+    order = epoch_order(labels, True, torch.Generator().manual_seed(0), epoch_size="dataset").numpy()
+    assert len(order) == len(labels)
+    assert np.bincount(labels[order]).tolist() == [5, 5, 5]
+    assert len(set(order[labels[order] == 0].tolist())) == 5  # the majority class is subsampled, no repeats
+    assert set(order[labels[order] != 0].tolist()) == set(range(10, 15))  # every minority clip drawn
+    # no clip drawn twice more than another of its class: class 2 (2 clips, quota 5) gives 3 + 2
+    assert sorted(np.bincount(order[labels[order] == 2])[13:].tolist()) == [2, 3]
+
+
+def test_dataset_sized_epochs_spread_the_remainder_and_cover_the_majority_class_over_epochs() -> None:
+    labels = np.array([0] * 10 + [1] * 3 + [2] * 3)  # 16 clips, 3 classes: quotas 6, 5, 5 in some order
+    generator = torch.Generator().manual_seed(0)
+    seen: set[int] = set()
+    for _ in range(6):
+        order = epoch_order(labels, True, generator, epoch_size="dataset").numpy()
+        assert len(order) == 16
+        assert sorted(np.bincount(labels[order]).tolist()) == [5, 5, 6]
+        seen |= set(order.tolist())
+    assert seen == set(range(16))  # a fresh subsample each epoch reaches every majority clip
+
+
 def test_unbalanced_epoch_is_a_permutation() -> None:
     order = epoch_order(LABELS, balance=False, generator=torch.Generator().manual_seed(0)).numpy()
     assert sorted(order.tolist()) == list(range(len(LABELS)))

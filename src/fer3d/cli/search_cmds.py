@@ -38,6 +38,7 @@ def search(
     split_seed: Annotated[int, typer.Option(help="Seed of the subject k-fold split")] = 0,
     sampler: Annotated[str, typer.Option(help="tpe | random")] = "tpe",
     seed: Annotated[int, typer.Option(help="Sampler seed")] = 0,
+    startup_trials: Annotated[int, typer.Option(help="TPE: random trials before it models the results")] = 10,
     pruner: Annotated[
         str, typer.Option(help="exact | median | wilcoxon (both on top of exact) | none")
     ] = "exact",
@@ -82,6 +83,7 @@ def search(
             split_seed=split_seed,
             sampler=sampler,
             seed=seed,
+            startup_trials=startup_trials,
             pruner=pruner,
             search_lr=search_lr,
             device=device,
@@ -110,6 +112,8 @@ def search(
                 sampler,
                 "--seed",
                 str(seed),
+                "--startup-trials",
+                str(startup_trials),
                 "--pruner",
                 pruner,
                 "--profile",

@@ -23,19 +23,22 @@ from optuna.trial import FrozenTrial, TrialState
 SAMPLERS = ("tpe", "random")
 
 
-def make_sampler(name: str, seed: int) -> BaseSampler:
+def make_sampler(name: str, seed: int, startup_trials: int = 10) -> BaseSampler:
+    """``startup_trials``: TPE's random trials before it models the history (Optuna's default is 10)."""
     if name == "tpe":
-        return TrialSeededSampler(_tpe, seed)
+        return TrialSeededSampler(lambda s: _tpe(s, startup_trials), seed)
     if name == "random":
         return TrialSeededSampler(lambda s: optuna.samplers.RandomSampler(seed=s), seed)
     raise ValueError(f"unknown sampler {name!r}; choose one of {list(SAMPLERS)}")
 
 
-def _tpe(seed: int) -> BaseSampler:
+def _tpe(seed: int, startup_trials: int) -> BaseSampler:
     with warnings.catch_warnings():  # multivariate and constant_liar are "experimental" in Optuna
         warnings.simplefilter("ignore")
         # constant_liar: running trials count as bad guesses, so parallel workers spread out.
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True)
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=startup_trials, multivariate=True, constant_liar=True
+        )
 
 
 class TrialSeededSampler(BaseSampler):

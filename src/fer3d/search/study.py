@@ -50,6 +50,7 @@ class SearchSettings:
     split_seed: int = 0
     sampler: str = "tpe"
     seed: int = 0
+    startup_trials: int = 10  # TPE: random trials before it models the history
     pruner: str = "exact"
     search_lr: bool = False
     device: str | None = None
@@ -64,6 +65,8 @@ class SearchSettings:
             raise SearchError(f"unknown pruner {self.pruner!r}; choose one of {list(PRUNERS)}")
         if self.protocol not in ("loso", "kfold"):
             raise SearchError(f"unknown protocol {self.protocol!r}; use loso or kfold")
+        if self.startup_trials < 1:
+            raise SearchError(f"startup_trials must be at least 1, got {self.startup_trials}")
         if self.n_trials < 1:
             raise SearchError(f"n_trials must be at least 1, got {self.n_trials}")
         if not 0.0 <= self.threshold <= 1.0:
@@ -147,7 +150,7 @@ def create_or_load(
     study = optuna.create_study(
         study_name=settings.study_name,
         storage=storage,
-        sampler=make_sampler(settings.sampler, settings.seed),
+        sampler=make_sampler(settings.sampler, settings.seed, settings.startup_trials),
         pruner=optuna_pruner(settings.pruner),
         direction="maximize",
         load_if_exists=True,

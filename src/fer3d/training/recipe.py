@@ -1,10 +1,12 @@
 """The per-device training recipe, chosen automatically so users never tune it by hand.
 
-CPU: fp32, channels-last-3d, a fused Adam step and the glibc allocator fix. bf16 autocast is available
-(``train.precision="bf16"``, only where the CPU has native bf16 dot products) but is not the default:
-on the AVX512-BF16 development machine (no AMX) bf16 is slower than fp32, measured in one idle run of
-``benchmarks/bench_training.py``: matmul 165 vs 309 GFLOP/s, C3D-BN training at 112 px 1.06 vs 1.36
-clips/s, at the CPU default 75.6 vs 90.1 clips/s.
+CPU: fp32, channels-last-3d, a fused Adam step and the glibc allocator fix; bf16 autocast on CPUs with
+AMX tiles. bf16 is also available on request (``train.precision="bf16"``, only where the CPU has native
+bf16 dot products) but is not the default without AMX: on the AVX512-BF16 development machine (no AMX)
+bf16 is slower than fp32, measured in one idle run of ``benchmarks/bench_training.py``: matmul 165 vs
+309 GFLOP/s, C3D-BN training at 112 px 1.06 vs 1.36 clips/s, at the CPU default 75.6 vs 90.1 clips/s.
+AMX multiplies bf16 matmul throughput several times over AVX-512 FMA, hence bf16 there (not measured
+here: no AMX machine was available).
 
 A oneDNN hazard shapes the CPU recipe. In the PyTorch this project pins, the bf16 Conv3d backward is
 wrong whenever a clip has more than one but fewer frames than the temporal kernel (``1 < T < kt``):
@@ -111,6 +113,16 @@ def cpu_has_native_bf16() -> bool:
         return False
 
 
+@functools.cache
+def cpu_has_amx_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
+    """True on x86 CPUs whose kernel reports AMX bf16 tiles (Linux ``/proc/cpuinfo`` flag ``amx_bf16``)."""
+    try:
+        with open(cpuinfo_path) as cpuinfo:
+            return any(line.startswith("flags") and "amx_bf16" in line.split() for line in cpuinfo)
+    except OSError:
+        return False
+
+
 def choose_recipe(
     config: ExperimentConfig, device: torch.device | str | None = None, *, threads: int | None = None
 ) -> Recipe:
@@ -121,7 +133,8 @@ def choose_recipe(
         if device.type == "cuda":
             precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
         else:
-            precision = "fp32"  # see the module docstring: bf16 measured slower on CPU
+            # see the module docstring: bf16 measured slower than fp32 on a CPU without AMX
+            precision = "bf16" if cpu_has_amx_bf16() else "fp32"
     if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         precision = "fp32"  # emulated bf16 is several times slower than fp32
     if device.type == "cpu" and config.model.temporal_kernel in CPU_BF16_UNSAFE_TEMPORAL_KERNELS:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from fer3d.config import ExperimentConfig
+from fer3d.config import EpochSize, ExperimentConfig
 from fer3d.training.augment import augment
 from fer3d.training.batchnorm import recalibrate_batchnorm
 from fer3d.training.inputs import normalize, to_float
@@ -37,18 +37,31 @@ def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def epoch_order(labels: np.ndarray, balance: bool, generator: torch.Generator) -> torch.Tensor:
-    """Indices for one epoch. With ``balance`` every class is oversampled to the majority count (each clip
-    at least once; the duplicates differ through augmentation)."""
+def epoch_order(
+    labels: np.ndarray, balance: bool, generator: torch.Generator, epoch_size: EpochSize = "majority"
+) -> torch.Tensor:
+    """Indices for one epoch. With ``balance`` every class is drawn equally often: with ``epoch_size``
+    "majority" every class is oversampled to the majority count (each clip at least once; the duplicates
+    differ through augmentation); with "dataset" the epoch keeps ``len(labels)`` clips, ``len / K`` per
+    class (the remainder spread over random classes), each class subsampled or oversampled to that."""
     if not balance:
         return torch.randperm(len(labels), generator=generator)
     classes, counts = np.unique(labels, return_counts=True)
-    target = counts.max()
     parts = []
-    for cls, count in zip(classes, counts, strict=True):
-        members = torch.from_numpy(np.flatnonzero(labels == cls))
-        extra = members[torch.randint(len(members), (int(target - count),), generator=generator)]
-        parts += [members, extra]
+    if epoch_size == "majority":
+        for cls, count in zip(classes, counts, strict=True):
+            members = torch.from_numpy(np.flatnonzero(labels == cls))
+            extra = members[torch.randint(len(members), (int(counts.max() - count),), generator=generator)]
+            parts += [members, extra]
+    else:
+        quotas = np.full(len(classes), len(labels) // len(classes))
+        quotas[torch.randperm(len(classes), generator=generator)[: len(labels) % len(classes)].numpy()] += 1
+        for cls, quota in zip(classes, quotas, strict=True):
+            members = torch.from_numpy(np.flatnonzero(labels == cls))
+            shuffled = members[torch.randperm(len(members), generator=generator)]
+            whole, rest = divmod(int(quota), len(members))
+            # every member `whole` times, then `rest` distinct ones: no clip twice more than another
+            parts += [shuffled] * whole + [shuffled[:rest]]
     order = torch.cat(parts)
     return order[torch.randperm(len(order), generator=generator)]
 
@@ -89,7 +102,7 @@ def fit(
         for _epoch in tqdm(
             range(train.epochs), desc="train", unit="epoch", disable=not progress, leave=False
         ):
-            order = epoch_order(labels, train.augment.balance, generator)
+            order = epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
             total, seen = 0.0, 0
             for first in range(0, len(order), train.batch_size):
                 index = order[first : first + train.batch_size]

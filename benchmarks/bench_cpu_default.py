@@ -1,0 +1,119 @@
+"""The CPU default against the bigger settings it replaced, and bf16 against fp32, on the same folds.
+
+A synthetic set in CK+'s class proportions (the largest class is 83 of 327 sequences, so balanced epochs
+oversampled to the majority cost 1.78x the set), subject 10-fold, the same folds for every row:
+- the CPU default (``--profile cpu``: 24 epochs of dataset-sized balanced epochs), fp32;
+- the same in bf16 autocast (accuracy only: bf16 is slower than fp32 on CPUs without AMX);
+- the previous CPU default: 30 epochs oversampled to the majority class (2.2x the training clips).
+Each row runs in its own single-thread process (``--parallel`` at once); a killed run resumes from its
+finished folds. Prints pooled and per-fold accuracy, wall time and the paired tests against the first row,
+and writes ``benchmarks/results/cpu_default.json``.
+
+    python -m benchmarks.bench_cpu_default            # 40 subjects, 110 sequences: ~20 min on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks.bench_training import ckplus_sized_folds, synthetic_store
+from fer3d.data.cache import ClipStore
+from fer3d.evaluation.crossval import cross_validate, load_result
+from fer3d.evaluation.stats import compare
+from fer3d.presets import get_config
+
+RESULTS = Path(__file__).parent / "results" / "cpu_default.json"
+
+ROWS: dict[str, dict[str, Any]] = {
+    "cpu default, fp32": {"train.precision": "fp32"},
+    "cpu default, bf16": {"train.precision": "bf16"},
+    "previous default (30 epochs, majority-sized)": {
+        "train.precision": "fp32",
+        "train.epochs": 30,
+        "train.augment.epoch_size": "majority",
+    },
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--subjects", type=int, default=40)
+    parser.add_argument("--sequences", type=int, default=110, help="kept in CK+'s class proportions")
+    parser.add_argument("--difficulty", type=float, default=0.3)
+    parser.add_argument("--preset", default="oulu-paper")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--parallel", type=int, default=2, help="rows at once, one thread each")
+    parser.add_argument("--work", type=Path, default=Path("runs/bench-cpu-default"))
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    base = get_config(args.preset, profile="cpu")
+    store = synthetic_store(args.work, args.subjects, base.input.size, difficulty=args.difficulty)
+    folds, within = ckplus_sized_folds(store, k=args.k, n_sequences=args.sequences)
+    print(f"{len(within)} sequences of {args.subjects} subjects, class counts "
+          f"{np.bincount(store.labels[within]).tolist()}, {args.k} subject folds")  # fmt: skip
+    context = multiprocessing.get_context("spawn")  # a forked child can hang in its first OpenMP op
+    with ProcessPoolExecutor(args.parallel, mp_context=context) as pool:
+        jobs = {
+            name: pool.submit(_run_row, store.path, args.preset, overrides, folds, args.work / _slug(name))
+            for name, overrides in ROWS.items()
+        }
+        walls = {name: job.result() for name, job in jobs.items()}
+    results = {name: load_result(args.work / _slug(name)) for name in ROWS}
+    reference = next(iter(ROWS))
+    report: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}, "rows": {}}
+    print("\n| configuration | pooled accuracy | per-fold (%) | training time (1 thread) | vs first row |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, result in results.items():
+        per_fold = [f.accuracy for f in sorted(result.folds, key=lambda f: f.fold)]
+        row: dict[str, Any] = {
+            "pooled_accuracy": result.pooled_accuracy,
+            "fold_accuracies": per_fold,
+            "wall_s_this_run": walls[name],
+            "train_s": sum(f.train_seconds for f in result.folds),
+        }
+        versus = ""
+        if name != reference:
+            comparison = compare(results[reference], result, names=(reference, name))
+            row["tests"] = comparison.to_dict()["tests"]
+            versus = ", ".join(f"{t.name} p={t.p_value:.2f}" for t in comparison.tests[1::2])
+        report["rows"][name] = row
+        folds_pct = " ".join(f"{100 * a:.0f}" for a in per_fold)
+        print(f"| {name} | {100 * result.pooled_accuracy:.1f}% | {folds_pct} | "
+              f"{row['train_s']:.0f} s training | {versus} |")  # fmt: skip
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.output}")
+
+
+def _run_row(store_path: Path, preset: str, overrides: dict, folds, out_dir: Path) -> float:
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    store = ClipStore.open(store_path)
+    config = get_config(preset, profile="cpu", overrides=overrides)
+    start = time.perf_counter()
+    cross_validate(store, config, "kfold", folds=folds, out_dir=out_dir, device="cpu", progress=False)
+    return time.perf_counter() - start
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name).strip("-")
+
+
+if __name__ == "__main__":
+    main()
