@@ -10,7 +10,7 @@ Measures (printed as a table and written to ``benchmarks/results/search.json``):
 
 Defaults finish in about ten minutes on two busy cores: ``python -m benchmarks.bench_search``. At that
 scale the models stay near chance, so the sampler comparison says little. The comparison in the README
-(about 75 minutes on 2 cores; ``--parallel 2`` runs two single-thread studies at once; a killed run
+(about 50 minutes on 2 cores; ``--parallel 2`` runs two single-thread studies at once; a killed run
 resumes its studies): ``--subjects 24 --difficulty 0 --size 32 --profile cpu --epochs 20 --protocol kfold
 --k 3 --trials 12 --seeds 3 --startup-trials 5 --parallel 2 --threshold 0.5 --jobs-trials 0
 --work runs/bench-search --output benchmarks/results/search_samplers.json``.
