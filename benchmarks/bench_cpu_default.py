@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -105,7 +104,6 @@ def main() -> None:
 
 def _run_row(store_path: Path, preset: str, overrides: dict, folds, out_dir: Path) -> float:
     torch.set_num_threads(1)
-    os.environ["OMP_NUM_THREADS"] = "1"
     store = ClipStore.open(store_path)
     config = get_config(preset, profile="cpu", overrides=overrides)
     start = time.perf_counter()

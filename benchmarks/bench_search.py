@@ -106,7 +106,7 @@ def main() -> None:
             startup_trials=args.startup_trials,
             protocol=args.protocol,
             k=args.k,
-        )  # fmt: skip
+        )
         for sampler in ("tpe", "random")
         for seed in range(args.seeds)
     ]

@@ -203,11 +203,11 @@ def synthetic_store(root: Path, subjects: int, image_size: int, seed: int = 0, d
     try:
         from fer3d.data.synthetic import SynthConfig, generate
 
-        config = SynthConfig(
+        synth = SynthConfig(
             subjects=subjects, seed=seed, difficulty=difficulty, image_size=max(image_size, 48)
         )
         if not (data / "Emotion").is_dir():  # already generated: a resumed benchmark reuses it
-            generate(data, config)
+            generate(data, synth)
     except ImportError:
         sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
         from conftest import write_fake_ckplus
@@ -350,18 +350,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return report
 
 
-def cv_benchmarks(
-    cpu: ExperimentConfig, precisions: tuple[str, ...] = ("fp32", "bf16"), loso_trial: bool = True
-) -> dict[str, Any]:
+def cv_benchmarks(cpu: ExperimentConfig, precisions: tuple[str, ...] = ("fp32", "bf16")) -> dict[str, Any]:
     """Wall time of one LOSO trial (small set) and of 10-fold on a CK+-sized set, in each precision on
     the same folds (so the accuracies compare too)."""
     from fer3d.evaluation.splits import loso
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        if loso_trial:
-            store = synthetic_store(Path(tmp) / "small", subjects=10, image_size=cpu.input.size)
-            out["loso_10_subjects"] = timed_cv(store, cpu, loso(np.asarray(store.subjects)))
+        store = synthetic_store(Path(tmp) / "small", subjects=10, image_size=cpu.input.size)
+        out["loso_10_subjects"] = timed_cv(store, cpu, loso(np.asarray(store.subjects)))
         store = synthetic_store(Path(tmp) / "ck", subjects=118, image_size=cpu.input.size)
         folds, within = ckplus_sized_folds(store)
         out["ckplus_sized_set"] = {

@@ -49,9 +49,10 @@ def epoch_order(
     classes, counts = np.unique(labels, return_counts=True)
     parts = []
     if epoch_size == "majority":
+        target = counts.max()
         for cls, count in zip(classes, counts, strict=True):
             members = torch.from_numpy(np.flatnonzero(labels == cls))
-            extra = members[torch.randint(len(members), (int(counts.max() - count),), generator=generator)]
+            extra = members[torch.randint(len(members), (int(target - count),), generator=generator)]
             parts += [members, extra]
     else:
         quotas = np.full(len(classes), len(labels) // len(classes))
