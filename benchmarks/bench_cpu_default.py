@@ -1,16 +1,20 @@
-"""Shorter, dataset-sized epochs against the CPU default, and bf16 against fp32, on the same folds.
+"""CPU-default candidates against each other on the same subject folds: accuracy and training time.
 
 A synthetic set in CK+'s class proportions (the largest class is 83 of 327 sequences, so balanced epochs
-oversampled to the majority cost 1.78x the set), subject 10-fold, the same folds for every row:
-- 24 dataset-sized balanced epochs (``train.augment.epoch_size=dataset``), fp32: the candidate for a
-  faster CPU default (2.2x fewer training clips than the default);
-- the same in bf16 autocast (accuracy only: bf16 is slower than fp32 on CPUs without AMX);
-- the CPU default (``--profile cpu``: 30 epochs oversampled to the majority class), fp32.
-Each row runs in its own single-thread process (``--parallel`` at once); a killed run resumes from its
-finished folds. Prints pooled and per-fold accuracy, training time and the paired tests against the first
-row, and writes ``benchmarks/results/cpu_default.json``.
+oversampled to the majority cost 1.78x the set), subject 10-fold, the same folds for every row. Two row sets:
+- ``--rows size`` (default): the CPU default (48 px, width 0.25, 30 majority-sized epochs) against 32 px,
+  64 px at 30, 15 and 10 epochs, and width 0.5, all fp32. The cache is prepared at the largest size and
+  resized once per process, so every row sees the same faces.
+  Writes ``benchmarks/results/cpu_default_size.json``.
+- ``--rows schedule``: 24 dataset-sized balanced epochs (``train.augment.epoch_size=dataset``; 2.2x fewer
+  training clips) in fp32 and in bf16 autocast, against 30 majority-sized epochs, all at 48 px.
+  Writes ``benchmarks/results/cpu_default.json``.
+Each row runs in its own single-thread process (``--parallel`` at once, the costliest first); a killed
+run resumes from its finished folds. Prints pooled and per-fold accuracy, training time and the paired
+tests against the first row.
 
-    python -m benchmarks.bench_cpu_default            # 40 subjects, 109 sequences: ~20 min on 2 cores
+    python -m benchmarks.bench_cpu_default                  # 40 subjects, 109 sequences: ~70 min on 2 cores
+    python -m benchmarks.bench_cpu_default --rows schedule  # ~20 min on 2 cores
 """
 
 from __future__ import annotations
@@ -32,18 +36,31 @@ from fer3d.evaluation.crossval import cross_validate, load_result
 from fer3d.evaluation.stats import compare
 from fer3d.presets import get_config
 
-RESULTS = Path(__file__).parent / "results" / "cpu_default.json"
+RESULTS = Path(__file__).parent / "results"
 
-SHORT = {"train.epochs": 24, "train.augment.epoch_size": "dataset"}
-ROWS: dict[str, dict[str, Any]] = {
-    "24 dataset-sized epochs, fp32": {**SHORT, "train.precision": "fp32"},
-    "24 dataset-sized epochs, bf16": {**SHORT, "train.precision": "bf16"},
-    "CPU default (30 majority-sized epochs), fp32": {
-        "train.precision": "fp32",
-        "train.epochs": 30,
-        "train.augment.epoch_size": "majority",
+SHORT = {"input.size": 48, "train.epochs": 24, "train.augment.epoch_size": "dataset"}
+MAJORITY_30 = {"train.precision": "fp32", "train.epochs": 30, "train.augment.epoch_size": "majority"}
+ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
+    "size": {
+        "48 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 48, "model.width": 0.25},
+        "32 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 32, "model.width": 0.25},
+        "64 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 64, "model.width": 0.25},
+        "64 px, width 0.25, 15 epochs": {**MAJORITY_30, "input.size": 64, "train.epochs": 15},
+        "64 px, width 0.25, 10 epochs": {**MAJORITY_30, "input.size": 64, "train.epochs": 10},
+        "48 px, width 0.5, 30 epochs": {**MAJORITY_30, "input.size": 48, "model.width": 0.5},
+    },
+    "schedule": {
+        "24 dataset-sized epochs, fp32": {**SHORT, "train.precision": "fp32"},
+        "24 dataset-sized epochs, bf16": {**SHORT, "train.precision": "bf16"},
+        "CPU default (30 majority-sized epochs), fp32": {**MAJORITY_30, "input.size": 48},
     },
 }
+RESULT_FILES = {"size": "cpu_default_size.json", "schedule": "cpu_default.json"}
+
+
+def _cost(overrides: dict[str, Any]) -> float:
+    """Relative training cost of a row, to start the longest first."""
+    return (overrides["input.size"] * overrides.get("model.width", 0.25)) ** 2 * overrides["train.epochs"]
 
 
 def parse_args() -> argparse.Namespace:
@@ -57,26 +74,30 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--parallel", type=int, default=2, help="rows at once, one thread each")
     parser.add_argument("--work", type=Path, default=Path("runs/bench-cpu-default"))
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--rows", choices=sorted(ROW_SETS), default="size")
+    parser.add_argument("--output", type=Path, help="default: benchmarks/results/<the row set's file>")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    base = get_config(args.preset, profile="cpu")
-    store = synthetic_store(args.work, args.subjects, base.input.size, difficulty=args.difficulty)
+    rows = ROW_SETS[args.rows]
+    output = args.output or RESULTS / RESULT_FILES[args.rows]
+    work = args.work / args.rows if args.rows != "schedule" else args.work  # where earlier runs resume
+    image_size = max(overrides["input.size"] for overrides in rows.values())
+    store = synthetic_store(work, args.subjects, image_size, difficulty=args.difficulty)
     folds, within = ckplus_sized_folds(store, k=args.k, n_sequences=args.sequences)
     print(f"{len(within)} sequences of {args.subjects} subjects, class counts "
           f"{np.bincount(store.labels[within]).tolist()}, {args.k} subject folds")  # fmt: skip
     context = multiprocessing.get_context("spawn")  # a forked child can hang in its first OpenMP op
     with ProcessPoolExecutor(args.parallel, mp_context=context) as pool:
         jobs = {
-            name: pool.submit(_run_row, store.path, args.preset, overrides, folds, args.work / _slug(name))
-            for name, overrides in ROWS.items()
+            name: pool.submit(_run_row, store.path, args.preset, rows[name], folds, work / _slug(name))
+            for name in sorted(rows, key=lambda name: -_cost(rows[name]))
         }
         walls = {name: job.result() for name, job in jobs.items()}
-    results = {name: load_result(args.work / _slug(name)) for name in ROWS}
-    reference = next(iter(ROWS))
+    results = {name: load_result(work / _slug(name)) for name in rows}
+    reference = next(iter(rows))
     report: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}, "rows": {}}
     print("\n| configuration | pooled accuracy | per-fold (%) | training time (1 thread) | vs first row |")
     print("| --- | --- | --- | --- | --- |")
@@ -97,9 +118,9 @@ def main() -> None:
         folds_pct = " ".join(f"{100 * a:.0f}" for a in per_fold)
         print(f"| {name} | {100 * result.pooled_accuracy:.1f}% | {folds_pct} | "
               f"{row['train_s']:.0f} s training | {versus} |")  # fmt: skip
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {args.output}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {output}")
 
 
 def _run_row(store_path: Path, preset: str, overrides: dict, folds, out_dir: Path) -> float:

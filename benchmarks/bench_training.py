@@ -250,17 +250,26 @@ def ckplus_sized_folds(store, k: int = 10, n_sequences: int = 327, seed: int = 0
 
 
 def timed_cv(store, config: ExperimentConfig, folds, out_dir: Path | None = None) -> dict[str, Any]:
-    """Cross-validate on CPU; with ``out_dir`` an interrupted run resumes (wall time: the rest only)."""
+    """Cross-validate on CPU with the fold workers ``evaluate --workers auto`` would use; with ``out_dir``
+    an interrupted run resumes (wall time: the rest only)."""
     from fer3d.evaluation.crossval import cross_validate
+    from fer3d.evaluation.fold_workers import auto_workers, threads_per_worker
 
+    workers = auto_workers(config, "cpu", len(folds))
     start = time.perf_counter()
-    result = cross_validate(store, config, "kfold", folds=folds, device="cpu", progress=True, out_dir=out_dir)
+    result = cross_validate(
+        store, config, "kfold", folds=folds, device="cpu", progress=True, out_dir=out_dir, workers=workers
+    )
     wall = time.perf_counter() - start
     data_fraction = statistics.mean(f.data_fraction for f in result.folds)
     return {
         "wall_s": wall,
+        "workers": workers,
+        "threads_per_worker": threads_per_worker(workers),
         "pooled_accuracy": result.pooled_accuracy,
+        "fold_accuracies": result.fold_accuracies,
         "data_fraction": data_fraction,
+        "train_s_per_fold": statistics.mean(f.train_seconds for f in result.folds),
         "n_tested": int(len(result.tested)),
         "folds": len(result.folds),
     }
@@ -301,6 +310,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         action="store_true",
         help="only the CPU-default wall times (fp32): a LOSO trial, a CK+-sized 10-fold",
     )
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        help="--cv-only at this input size instead of the CPU default's (writes cv_ckplus_sized_<N>px.json)",
+    )
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(measure_steps(json.loads(args.worker))))
@@ -313,9 +327,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {"cost_table": rows}
     cpu = get_config("ckplus-paper", profile="cpu")
     if args.cv_only:
-        report = {"load_avg_at_start": os.getloadavg(), **cv_benchmarks(cpu, ("fp32",))}
+        name = "cv_ckplus_sized.json"
+        if args.input_size:
+            cpu = cpu.with_overrides({"input.size": args.input_size})
+            name = f"cv_ckplus_sized_{args.input_size}px.json"
+        report = {
+            "load_avg_at_start": os.getloadavg(),
+            "input_size": cpu.input.size,
+            **cv_benchmarks(cpu, ("fp32",)),
+        }
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "cv_ckplus_sized.json").write_text(json.dumps(report, indent=1) + "\n")
+        (RESULTS / name).write_text(json.dumps(report, indent=1) + "\n")
         print(json.dumps(report, indent=1))
         return report
     report: dict[str, Any] = {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`: synthetic data -> clip cache -> short architecture search -> subject
-# 10-fold cross-validation of the paper's CK+ preset -> report. Everything lands in demo-output/.
+# 10-fold cross-validation of the paper's Oulu-CASIA preset -> report. Everything lands in demo-output/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${DEMO_OUT:-demo-output}
@@ -23,8 +23,8 @@ $FER3D search "$SEARCH_CACHE" --study demo --n-trials 4 --protocol loso --profil
   --seed 0 -o "$OUT/search"
 $FER3D best demo -o "$OUT/search" --output "$OUT/search/best.json"
 
-echo "== 4/5 subject 10-fold cross-validation of the paper's CK+ preset (CPU profile)"
-$FER3D evaluate "$CACHE" --preset ckplus-paper --profile cpu --protocol kfold --k 10 -o "$OUT/evaluate"
+echo "== 4/5 subject 10-fold cross-validation of the paper's Oulu-CASIA preset (CPU profile)"
+$FER3D evaluate "$CACHE" --preset oulu-paper --profile cpu --protocol kfold --k 10 -o "$OUT/evaluate"
 
 echo "== 5/5 report"
 $FER3D report "$OUT/search" "$OUT/evaluate" -o "$OUT/report"

@@ -27,7 +27,7 @@ def _search_args(store, study: str, out: Path, n_trials: int, threshold: float, 
     return [
         *FER3D, "search", str(store.path), "--study", study, "--n-trials", str(n_trials),
         "--threshold", str(threshold), "--profile", "tiny", "--set", "train.epochs=1", "-o", str(out),
-        "--heartbeat", "1", "--grace", "3", "--threads", "1", "--no-progress", *extra,
+        "--heartbeat", "1", "--grace", "3", "--threads", "1", "--no-progress", "--jobs", "1", *extra,
     ]  # fmt: skip
 
 

@@ -23,6 +23,27 @@ SetOpt = Annotated[
 DeviceOpt = Annotated[
     str | None, typer.Option("--device", help="cpu | cuda | cuda:1 (default: cuda if available)")
 ]
+WorkersOpt = Annotated[
+    str,
+    typer.Option(
+        "--workers",
+        help="Processes training folds at once: a number, or auto (on CPU, one one-thread process per core "
+        "for small models such as --profile cpu; 1 otherwise)",
+    ),
+]
+
+
+def resolve_workers(
+    text: str, config: ExperimentConfig, device: str | None, tasks: int, option: str = "--workers"
+) -> int:
+    """``--workers`` / ``--jobs``: ``auto`` or a positive number."""
+    from fer3d.evaluation.fold_workers import auto_workers
+
+    if text == "auto":
+        return auto_workers(config, device, tasks)
+    if not text.isdigit() or int(text) < 1:
+        raise UserError(f"{option} must be a positive number or auto, got {text!r}")
+    return int(text)
 
 
 def resolve_config(

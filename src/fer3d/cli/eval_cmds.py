@@ -8,7 +8,16 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from fer3d.cli.common import ConfigOpt, DeviceOpt, PresetOpt, ProfileOpt, SetOpt, resolve_config
+from fer3d.cli.common import (
+    ConfigOpt,
+    DeviceOpt,
+    PresetOpt,
+    ProfileOpt,
+    SetOpt,
+    WorkersOpt,
+    resolve_config,
+    resolve_workers,
+)
 
 
 def evaluate(
@@ -24,6 +33,7 @@ def evaluate(
         "runs/evaluate"
     ),
     device: DeviceOpt = None,
+    workers: WorkersOpt = "auto",
     nested: Annotated[
         bool, typer.Option("--nested", help="Nested CV: search inside each outer training part")
     ] = False,
@@ -61,11 +71,19 @@ def evaluate(
     from fer3d.data.cache import ClipStore
     from fer3d.evaluation.crossval import cross_validate
     from fer3d.evaluation.metrics import format_confusion
+    from fer3d.evaluation.splits import make_folds
 
     store = ClipStore.open(cache)
     experiment = resolve_config(preset, config, profile, overrides)
+    folds = make_folds(protocol, store.labels, store.subjects, k=k, seed=split_seed)
     result = cross_validate(
-        store, experiment, protocol, k=k, split_seed=split_seed, out_dir=output, device=device
+        store,
+        experiment,
+        protocol,
+        folds=folds,
+        out_dir=output,
+        device=device,
+        workers=resolve_workers(workers, experiment, device, len(folds)),
     )
     metrics = result.metrics()
     accs = np.array(result.fold_accuracies)

@@ -11,7 +11,15 @@ from typing import Annotated
 
 import typer
 
-from fer3d.cli.common import ConfigOpt, DeviceOpt, PresetOpt, ProfileOpt, SetOpt, resolve_config
+from fer3d.cli.common import (
+    ConfigOpt,
+    DeviceOpt,
+    PresetOpt,
+    ProfileOpt,
+    SetOpt,
+    resolve_config,
+    resolve_workers,
+)
 from fer3d.cli.errors import UserError
 
 StorageOpt = Annotated[
@@ -53,8 +61,13 @@ def search(
         "runs/search"
     ),
     jobs: Annotated[
-        int, typer.Option("--jobs", help="Worker processes on this machine, sharing the study")
-    ] = 1,
+        str,
+        typer.Option(
+            "--jobs",
+            help="Worker processes on this machine sharing the study: a number, or auto (on CPU, one "
+            "one-thread worker per core for small models such as --profile cpu; 1 otherwise)",
+        ),
+    ] = "auto",
     device: DeviceOpt = None,
     heartbeat: Annotated[int, typer.Option(help="Seconds between a running trial's heartbeats")] = 30,
     grace: Annotated[int, typer.Option(help="A trial silent this long is failed and retried")] = 120,
@@ -69,6 +82,7 @@ def search(
 
     store = ClipStore.open(cache)
     base = resolve_config(preset, config, profile, overrides)
+    workers = resolve_workers(jobs, base, device, n_trials, option="--jobs")
     try:
         settings = SearchSettings(
             study_name=study,
@@ -90,7 +104,7 @@ def search(
             heartbeat_interval=heartbeat,
             grace_period=grace,
         )
-        if jobs > 1:
+        if workers > 1:
             create_or_load(store, settings)  # one process creates the study; workers then only join it
             argv = [
                 str(cache),
@@ -132,7 +146,7 @@ def search(
             argv += ["--device", device] if device else []
             for item in overrides or []:
                 argv += ["--set", item]
-            _run_workers(settings, argv, jobs, progress)
+            _run_workers(settings, argv, workers, progress)
         else:
             if threads is not None:
                 torch.set_num_threads(threads)
@@ -146,14 +160,14 @@ def _run_workers(settings, argv: list[str], jobs: int, progress: bool) -> None:
     """Start ``jobs`` worker processes (torch threads = cores / jobs each) and follow the shared study."""
     from tqdm import tqdm
 
+    from fer3d.evaluation.fold_workers import threads_per_worker
     from fer3d.search.study import FINISHED, _summary, load_study
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    threads = max(1, cores // jobs)
+    threads = threads_per_worker(jobs)
     launcher = [sys.executable, "-c", "from fer3d.cli import main; main()", "search"]
     procs = [
         subprocess.Popen(
-            launcher + argv + ["--threads", str(threads), "--no-progress"],
+            launcher + argv + ["--jobs", "1", "--threads", str(threads), "--no-progress"],
             env={**os.environ, "OMP_NUM_THREADS": str(threads)},
         )
         for i in range(jobs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from fer3d.atomic import write_json_atomic
 from fer3d.config import ConfigError, ExperimentConfig
 from fer3d.data.cache import ClipStore
+from fer3d.evaluation.fold_workers import threads_per_worker, worker_pool
 from fer3d.evaluation.metrics import accuracy, confusion_matrix, per_class_recall
 from fer3d.evaluation.splits import Fold, make_folds
 from fer3d.models import build_model
@@ -186,15 +188,17 @@ def cross_validate(
     on_fold: FoldCallback | None = None,
     device: torch.device | str | None = None,
     progress: bool = True,
+    workers: int = 1,
 ) -> CVResult:
     """Cross-validate ``config`` on ``store``; finished folds in ``out_dir`` are reused, not recomputed.
 
     ``on_fold(result, finished, n_folds)`` is called after every fold (reused ones included) and may raise
-    to stop early (the search uses it to prune).
+    to stop early (the search uses it to prune). With ``workers > 1`` the folds still to train run in that
+    many processes (``cores // workers`` threads each; see ``fold_workers``), in the order they finish; a
+    fold's result does not depend on which process trained it, beyond float rounding across thread counts.
     """
     if folds is None:
         folds = make_folds(protocol, store.labels, store.subjects, k=k, seed=split_seed)
-    recipe = choose_recipe(config, device)
     fold_dir = None
     if out_dir is not None:
         out = Path(out_dir)
@@ -202,33 +206,100 @@ def cross_validate(
         fold_dir.mkdir(parents=True, exist_ok=True)
         _check_or_write_header(out, run_header(store, config, protocol, folds))
     finished: list[FoldResult] = []
-    bar = tqdm(folds, desc=f"{protocol} folds", unit="fold", disable=not progress)
-    for fold in bar:
-        saved = fold_dir / f"{fold.name}.json" if fold_dir else None
-        if saved is not None and saved.exists():
-            result = FoldResult(**json.loads(saved.read_text()))
-        else:
-            start = time.perf_counter()
-            probs, record = train_and_predict(
-                store, config, fold.train, fold.test, seed=fold_seed(config.seed, fold.index), recipe=recipe
-            )
-            result = FoldResult.from_run(fold, probs, store.labels[fold.test], record, start)
-            if saved is not None:
-                write_json_atomic(saved, asdict(result))
+    bar = tqdm(total=len(folds), desc=f"{protocol} folds", unit="fold", disable=not progress)
+
+    def saved_path(fold: Fold) -> Path | None:
+        return fold_dir / f"{fold.name}.json" if fold_dir else None
+
+    def save(result: FoldResult, fold: Fold) -> None:
+        path = saved_path(fold)
+        if path is not None:
+            write_json_atomic(path, asdict(result))
+
+    def record(result: FoldResult) -> None:
         finished.append(result)
         pooled = accuracy(
             store.labels[np.concatenate([f.test_indices for f in finished]).astype(int)],
             np.concatenate([f.predictions for f in finished]),
         )
+        bar.update()
         bar.set_postfix(acc=f"{100 * pooled:.1f}%")
         if on_fold is not None:
             on_fold(result, finished, len(folds))
+
+    pending = [fold for fold in folds if not ((path := saved_path(fold)) and path.exists())]
+    to_train = {fold.index for fold in pending}
+    if workers > 1 and len(pending) > 1:
+        for fold in folds:
+            if fold.index not in to_train:
+                record(FoldResult(**json.loads(saved_path(fold).read_text())))  # type: ignore[union-attr]
+        _train_in_workers(store, config, pending, device, workers, save, record)
+    else:
+        recipe = choose_recipe(config, device)
+        for fold in folds:
+            if fold.index in to_train:
+                result = train_fold(store, config, fold, recipe)
+                save(result, fold)
+            else:
+                result = FoldResult(**json.loads(saved_path(fold).read_text()))  # type: ignore[union-attr]
+            record(result)
+    bar.close()
+    finished.sort(key=lambda f: f.fold)
     result = CVResult(
         protocol, finished, store.labels, store.class_names, store.sequence_ids, list(store.subjects)
     )
     if out_dir is not None:
         save_result(result, Path(out_dir), config)
     return result
+
+
+def train_fold(store: ClipStore, config: ExperimentConfig, fold: Fold, recipe: Recipe) -> FoldResult:
+    """Train and test one fold (its seed follows ``config.seed`` and the fold index)."""
+    start = time.perf_counter()
+    probs, record = train_and_predict(
+        store, config, fold.train, fold.test, seed=fold_seed(config.seed, fold.index), recipe=recipe
+    )
+    return FoldResult.from_run(fold, probs, store.labels[fold.test], record, start)
+
+
+def _train_fold_in_worker(
+    store_path: Path, config: ExperimentConfig, fold: Fold, device: str | None, threads: int
+) -> FoldResult:
+    recipe = choose_recipe(config, device, threads=threads)
+    return train_fold(ClipStore.open(store_path), config, fold, recipe)
+
+
+def _train_in_workers(
+    store: ClipStore,
+    config: ExperimentConfig,
+    pending: list[Fold],
+    device: torch.device | str | None,
+    workers: int,
+    save: Callable[[FoldResult, Fold], None],
+    record: Callable[[FoldResult], None],
+) -> None:
+    """Train ``pending`` folds in worker processes; every fold that finishes is saved, even when
+    ``record`` (``on_fold``) raises or the run is interrupted while others are still training."""
+    workers = min(workers, len(pending))
+    threads = threads_per_worker(workers)
+    device_name = str(device) if device is not None else None
+    with worker_pool(workers) as pool:
+        futures = {
+            pool.submit(_train_fold_in_worker, store.path, config, fold, device_name, threads): fold
+            for fold in pending
+        }
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                save(result, futures[future])
+                record(result)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            for future, fold in futures.items():  # the folds already training: keep their work
+                if not future.cancelled() and future.exception() is None:
+                    save(future.result(), fold)
+            raise
 
 
 def save_result(result: CVResult, out_dir: Path, config: ExperimentConfig) -> None:
