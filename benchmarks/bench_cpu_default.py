@@ -58,9 +58,10 @@ ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
 RESULT_FILES = {"size": "cpu_default_size.json", "schedule": "cpu_default.json"}
 
 
-def _cost(overrides: dict[str, Any]) -> float:
+def _cost(preset: str, overrides: dict[str, Any]) -> float:
     """Relative training cost of a row, to start the longest first."""
-    return (overrides["input.size"] * overrides.get("model.width", 0.25)) ** 2 * overrides["train.epochs"]
+    config = get_config(preset, profile="cpu", overrides=overrides)
+    return (config.input.size * config.model.width) ** 2 * config.train.epochs
 
 
 def parse_args() -> argparse.Namespace:
@@ -93,7 +94,7 @@ def main() -> None:
     with ProcessPoolExecutor(args.parallel, mp_context=context) as pool:
         jobs = {
             name: pool.submit(_run_row, store.path, args.preset, rows[name], folds, work / _slug(name))
-            for name in sorted(rows, key=lambda name: -_cost(rows[name]))
+            for name in sorted(rows, key=lambda name: -_cost(args.preset, rows[name]))
         }
         walls = {name: job.result() for name, job in jobs.items()}
     results = {name: load_result(work / _slug(name)) for name in rows}

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from fer3d.atomic import write_json_atomic
 from fer3d.config import ConfigError, ExperimentConfig
 from fer3d.data.cache import ClipStore
-from fer3d.evaluation.fold_workers import threads_per_worker, worker_pool
+from fer3d.evaluation.fold_workers import worker_pool
 from fer3d.evaluation.metrics import accuracy, confusion_matrix, per_class_recall
 from fer3d.evaluation.splits import Fold, make_folds
 from fer3d.models import build_model
@@ -211,6 +211,9 @@ def cross_validate(
     def saved_path(fold: Fold) -> Path | None:
         return fold_dir / f"{fold.name}.json" if fold_dir else None
 
+    def load_saved(fold: Fold) -> FoldResult:
+        return FoldResult(**json.loads(saved_path(fold).read_text()))  # type: ignore[union-attr]
+
     def save(result: FoldResult, fold: Fold) -> None:
         path = saved_path(fold)
         if path is not None:
@@ -232,7 +235,7 @@ def cross_validate(
     if workers > 1 and len(pending) > 1:
         for fold in folds:
             if fold.index not in to_train:
-                record(FoldResult(**json.loads(saved_path(fold).read_text())))  # type: ignore[union-attr]
+                record(load_saved(fold))
         _train_in_workers(store, config, pending, device, workers, save, record)
     else:
         recipe = choose_recipe(config, device)
@@ -241,7 +244,7 @@ def cross_validate(
                 result = train_fold(store, config, fold, recipe)
                 save(result, fold)
             else:
-                result = FoldResult(**json.loads(saved_path(fold).read_text()))  # type: ignore[union-attr]
+                result = load_saved(fold)
             record(result)
     bar.close()
     finished.sort(key=lambda f: f.fold)
@@ -263,10 +266,10 @@ def train_fold(store: ClipStore, config: ExperimentConfig, fold: Fold, recipe: R
 
 
 def _train_fold_in_worker(
-    store_path: Path, config: ExperimentConfig, fold: Fold, device: str | None, threads: int
+    store_path: Path, config: ExperimentConfig, fold: Fold, device: torch.device | str | None
 ) -> FoldResult:
-    recipe = choose_recipe(config, device, threads=threads)
-    return train_fold(ClipStore.open(store_path), config, fold, recipe)
+    # the pool's initializer has set this process's threads; the recipe leaves them as they are
+    return train_fold(ClipStore.open(store_path), config, fold, choose_recipe(config, device))
 
 
 def _train_in_workers(
@@ -280,13 +283,9 @@ def _train_in_workers(
 ) -> None:
     """Train ``pending`` folds in worker processes; every fold that finishes is saved, even when
     ``record`` (``on_fold``) raises or the run is interrupted while others are still training."""
-    workers = min(workers, len(pending))
-    threads = threads_per_worker(workers)
-    device_name = str(device) if device is not None else None
-    with worker_pool(workers) as pool:
+    with worker_pool(min(workers, len(pending))) as pool:
         futures = {
-            pool.submit(_train_fold_in_worker, store.path, config, fold, device_name, threads): fold
-            for fold in pending
+            pool.submit(_train_fold_in_worker, store.path, config, fold, device): fold for fold in pending
         }
         try:
             for future in as_completed(futures):

@@ -19,7 +19,7 @@ import torch
 from fer3d.config import ExperimentConfig
 from fer3d.training.recipe import default_device
 
-# input.size x model.width at or below which one-thread workers pay off on CPU (the CPU profile: 32 x 0.25)
+# input.size x model.width at or below which one-thread workers pay off on CPU (the CPU profile: 48 x 0.25)
 SMALL_MODEL_SIDE = 12.0
 
 
