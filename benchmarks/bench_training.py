@@ -334,6 +334,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report = {
             "load_avg_at_start": os.getloadavg(),
             "input_size": cpu.input.size,
+            "width": cpu.model.width,
+            "batch_size": cpu.train.batch_size,
+            "epochs": cpu.train.epochs,
             **cv_benchmarks(cpu, ("fp32",)),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -70,7 +70,8 @@ def test_auto_workers_only_for_small_models_on_cpu(monkeypatch):
     assert auto_workers(cpu, "cpu", tasks=10) == 4
     assert auto_workers(cpu, "cpu", tasks=3) == 3
     assert auto_workers(get_config("ckplus-paper", "full"), "cpu", tasks=10) == 1
-    assert auto_workers(cpu.with_overrides({"input.size": 64}), "cpu", tasks=10) == 1
+    assert auto_workers(cpu.with_overrides({"input.size": 64, "model.width": 0.25}), "cpu", tasks=10) == 4
+    assert auto_workers(cpu.with_overrides({"input.size": 80, "model.width": 0.25}), "cpu", tasks=10) == 1
     assert auto_workers(cpu, "cuda", tasks=10) == 1
 
 

@@ -19,8 +19,10 @@ import torch
 from fer3d.config import ExperimentConfig
 from fer3d.training.recipe import default_device
 
-# input.size x model.width at or below which one-thread workers pay off on CPU (the CPU profile: 48 x 0.25)
-SMALL_MODEL_SIDE = 12.0
+# input.size x model.width at or below which one-thread workers pay off on CPU. Measured on 2 idle cores,
+# CK+ preset, width 0.25: two one-thread processes trained 73-78 clips/s at 64 px against 58-66 for one
+# two-thread process (108 against 96-104 at 48 px). Larger models were not measured and keep one process.
+SMALL_MODEL_SIDE = 16.0
 
 
 def available_cores() -> int:

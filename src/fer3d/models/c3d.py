@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from fer3d.config import ModelConfig
+from fer3d.models.pooling import ChannelsLastAvgPool3d
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),
@@ -27,7 +28,8 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "leaky_relu": lambda: nn.LeakyReLU(0.01, inplace=True),
     "mish": lambda: nn.Mish(inplace=True),
 }
-POOLS: dict[str, type[nn.Module]] = {"avg": nn.AvgPool3d, "max": nn.MaxPool3d}
+# average pooling takes a vectorised channels-last path on CPU (models/pooling.py)
+POOLS: dict[str, type[nn.Module]] = {"avg": ChannelsLastAvgPool3d, "max": nn.MaxPool3d}
 INITS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "xavier_uniform": nn.init.xavier_uniform_,
     "xavier_normal": nn.init.xavier_normal_,
