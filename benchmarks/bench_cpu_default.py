@@ -1,15 +1,16 @@
 """CPU-default candidates against each other on the same subject folds: accuracy and training time.
 
 A synthetic set in CK+'s class proportions (the largest class is 83 of 327 sequences, so balanced epochs
-oversampled to the majority cost 1.78x the set), subject 10-fold, the same folds for every row. Two row sets:
+oversampled to the majority cost 1.78x the set), subject 10-fold, the same folds for every row.
+Three row sets:
 - ``--rows size`` (default): the CPU default (48 px, width 0.25, 30 majority-sized epochs) against 32 px,
   64 px at 30, 15 and 10 epochs, and width 0.5, all fp32. The cache is prepared at the largest size and
   resized once per process, so every row sees the same faces.
   Writes ``benchmarks/results/cpu_default_size.json``.
 - ``--rows batch``: batch 8 at 15 and 20 epochs (48 px), 15 (56 px), 15 and 12 (64 px) against the
-  old CPU default (48 px, batch 16, 30 epochs); 15 epochs of batch 8 take as many optimiser steps as
-  30 of batch 16, on half the clips. Shares the ``size`` rows'
-  folder, so the CPU default row is reused. Writes ``benchmarks/results/cpu_default_batch.json``.
+  CPU default (48 px, batch 16, 30 epochs); 15 epochs of batch 8 take as many optimiser steps as
+  30 of batch 16, on half the clips. Shares the ``size`` rows' folder, so the CPU default row is
+  reused. Writes ``benchmarks/results/cpu_default_batch.json``.
 - ``--rows schedule``: 24 dataset-sized balanced epochs (``train.augment.epoch_size=dataset``; 2.2x fewer
   training clips) in fp32 and in bf16 autocast, against 30 majority-sized epochs, all at 48 px.
   Writes ``benchmarks/results/cpu_default.json``.
@@ -18,7 +19,7 @@ run resumes from its finished folds. Prints pooled and per-fold accuracy, traini
 tests against the first row.
 
     python -m benchmarks.bench_cpu_default                  # 40 subjects, 109 sequences: ~70 min on 2 cores
-    python -m benchmarks.bench_cpu_default --rows batch     # ~15 min on 2 cores (after --rows size)
+    python -m benchmarks.bench_cpu_default --rows batch     # ~25 min on 2 cores (after --rows size)
     python -m benchmarks.bench_cpu_default --rows schedule  # ~20 min on 2 cores
 """
 
@@ -57,9 +58,11 @@ MAJORITY_30 = {
     "train.augment.epoch_size": "majority",
 }
 BATCH_8 = {**MAJORITY_30, "train.batch_size": 8}
+# The CPU default, first in both "size" and "batch": the same name is the same run folder, trained once.
+CPU_DEFAULT_ROW = {"48 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 48, "model.width": 0.25}}
 ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
     "size": {
-        "48 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 48, "model.width": 0.25},
+        **CPU_DEFAULT_ROW,
         "32 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 32, "model.width": 0.25},
         "64 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 64, "model.width": 0.25},
         "64 px, width 0.25, 15 epochs": {**MAJORITY_30, "input.size": 64, "train.epochs": 15},
@@ -67,7 +70,7 @@ ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
         "48 px, width 0.5, 30 epochs": {**MAJORITY_30, "input.size": 48, "model.width": 0.5},
     },
     "batch": {  # the same optimiser steps on half the clips: are short CPU trainings step-limited?
-        "48 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 48, "model.width": 0.25},
+        **CPU_DEFAULT_ROW,
         "48 px, batch 8, 15 epochs": {**BATCH_8, "input.size": 48, "train.epochs": 15},
         "48 px, batch 8, 20 epochs": {**BATCH_8, "input.size": 48, "train.epochs": 20},
         "64 px, batch 8, 15 epochs": {**BATCH_8, "input.size": 64, "train.epochs": 15},

@@ -11,11 +11,34 @@ channels, and its gradient is the window's share broadcast back.
 
 from __future__ import annotations
 
+import itertools
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.utils import _triple
 
 Triple = tuple[int, int, int]
+
+
+def _windows(ndhwc: torch.Tensor, kernel: Triple, out: Triple) -> torch.Tensor:
+    """``[N, T, H, W, C]`` viewed as ``[N, T', kt, H', kh, W', kw, C]``: window index, offset within it.
+
+    Trailing rows that do not fill a window are left out, as ``avg_pool3d`` floors them away. A view,
+    never a copy: backward writes through it.
+    """
+    (kt, kh, kw), (out_t, out_h, out_w) = kernel, out
+    n, c = ndhwc.shape[0], ndhwc.shape[-1]
+    return ndhwc[:, : out_t * kt, : out_h * kh, : out_w * kw].view(n, out_t, kt, out_h, kh, out_w, kw, c)
+
+
+def _offsets(kernel: Triple) -> list[tuple[slice | int, ...]]:
+    """Index of each offset within a window, for a ``_windows`` view: one strided view per offset."""
+    every = slice(None)
+    return [
+        (every, every, a, every, b, every, d) for a, b, d in itertools.product(*(range(k) for k in kernel))
+    ]
 
 
 class _WindowMean(torch.autograd.Function):
@@ -27,39 +50,29 @@ class _WindowMean(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, kernel: Triple) -> torch.Tensor:  # type: ignore[override]
-        n, c, t, h, w = x.shape
-        kt, kh, kw = kernel
-        out_t, out_h, out_w = t // kt, h // kh, w // kw
-        windows = x.permute(0, 2, 3, 4, 1)[:, : out_t * kt, : out_h * kh, : out_w * kw].reshape(
-            n, out_t, kt, out_h, kh, out_w, kw, c
-        )
-        total = windows[:, :, 0, :, 0, :, 0].clone(memory_format=torch.contiguous_format)
-        for a in range(kt):
-            for b in range(kh):
-                for d in range(kw):
-                    if a or b or d:
-                        total.add_(windows[:, :, a, :, b, :, d])
-        total.mul_(1.0 / (kt * kh * kw))
+        t, h, w = x.shape[2:]
+        out = (t // kernel[0], h // kernel[1], w // kernel[2])
+        windows = _windows(x.permute(0, 2, 3, 4, 1), kernel, out)
+        first, *rest = _offsets(kernel)
+        total = windows[first].clone(memory_format=torch.contiguous_format)
+        for offset in rest:
+            total.add_(windows[offset])
+        total.mul_(1.0 / math.prod(kernel))
         ctx.input_shape, ctx.kernel = x.shape, kernel
         return total.permute(0, 4, 1, 2, 3)  # NCDHW view of NDHWC memory: channels-last-3d
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
         n, c, t, h, w = ctx.input_shape
-        kt, kh, kw = ctx.kernel
-        out_t, out_h, out_w = grad.shape[2:]
-        share = (grad * (1.0 / (kt * kh * kw))).permute(0, 2, 3, 4, 1)
+        kernel, out = ctx.kernel, tuple(grad.shape[2:])
+        share = (grad * (1.0 / math.prod(kernel))).permute(0, 2, 3, 4, 1)
         # written window offset by window offset into strided views, each a vectorised copy over channels
         spread = share.new_empty(n, t, h, w, c)
-        if (out_t * kt, out_h * kh, out_w * kw) != (t, h, w):  # rows dropped by the floor: no gradient
-            spread.zero_()
-        windows = spread[:, : out_t * kt, : out_h * kh, : out_w * kw].view(
-            n, out_t, kt, out_h, kh, out_w, kw, c
-        )
-        for a in range(kt):
-            for b in range(kh):
-                for d in range(kw):
-                    windows[:, :, a, :, b, :, d] = share
+        if tuple(o * k for o, k in zip(out, kernel, strict=True)) != (t, h, w):
+            spread.zero_()  # rows dropped by the floor get no gradient
+        windows = _windows(spread, kernel, out)
+        for offset in _offsets(kernel):
+            windows[offset] = share
         return spread.permute(0, 4, 1, 2, 3), None
 
 
@@ -71,7 +84,7 @@ class ChannelsLastAvgPool3d(nn.AvgPool3d):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kernel = _triple(self.kernel_size)
+        kernel: Triple = _triple(self.kernel_size)
         if (
             _triple(self.padding) == (0, 0, 0)
             and _triple(self.stride or self.kernel_size) == kernel
@@ -96,10 +109,3 @@ class ChannelsLastAvgPool3d(nn.AvgPool3d):
             self.count_include_pad,
             self.divisor_override,
         )
-
-
-def _triple(value: int | tuple[int, ...]) -> Triple:
-    if isinstance(value, int):
-        return (value, value, value)
-    a, b, c = value
-    return (a, b, c)
