@@ -21,6 +21,7 @@ from fer3d.cli.common import (
     resolve_workers,
 )
 from fer3d.cli.errors import UserError
+from fer3d.parent_watch import PARENT_PID_ENV, exit_with_parent, parent_from_env
 
 StorageOpt = Annotated[
     str | None,
@@ -150,6 +151,7 @@ def search(
         else:
             if threads is not None:
                 torch.set_num_threads(threads)
+            exit_with_parent(parent_from_env())  # a worker of `--jobs N` ends with its launcher
             result = run_search(store, settings, progress=progress)
             _print_outcome(result)
     except SearchError as err:
@@ -168,7 +170,7 @@ def _run_workers(settings, argv: list[str], jobs: int, progress: bool) -> None:
     procs = [
         subprocess.Popen(
             launcher + argv + ["--jobs", "1", "--threads", str(threads), "--no-progress"],
-            env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+            env={**os.environ, "OMP_NUM_THREADS": str(threads), PARENT_PID_ENV: str(os.getpid())},
         )
         for i in range(jobs)
     ]

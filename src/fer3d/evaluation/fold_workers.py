@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from fer3d.config import ExperimentConfig
+from fer3d.parent_watch import exit_with_parent
 from fer3d.training.recipe import default_device
 
 # input.size x model.width at or below which one-thread workers pay off on CPU. Measured on 2 idle cores,
@@ -42,17 +43,19 @@ def threads_per_worker(workers: int) -> int:
 
 
 def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """``workers`` spawned processes with ``cores // workers`` torch threads each. Spawned, not forked:
-    a forked child can hang in its first OpenMP call when the parent has already used OpenMP."""
+    """``workers`` spawned processes with ``cores // workers`` torch threads each, that exit when this
+    process does. Spawned, not forked: a forked child can hang in its first OpenMP call when the parent
+    has already used OpenMP."""
     threads = threads_per_worker(workers)
     return ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_set_threads,
-        initargs=(threads,),
+        initializer=_start_worker,
+        initargs=(threads, os.getpid()),
     )
 
 
-def _set_threads(threads: int) -> None:
+def _start_worker(threads: int, parent_pid: int) -> None:
+    exit_with_parent(parent_pid)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     torch.set_num_threads(threads)
