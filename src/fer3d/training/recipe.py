@@ -3,8 +3,9 @@
 CPU: fp32, channels-last-3d, a fused Adam step and the glibc allocator fix; bf16 autocast on CPUs with
 AMX tiles. bf16 is also available on request (``train.precision="bf16"``, only where the CPU has native
 bf16 dot products) but is not the default without AMX: on the AVX512-BF16 development machine (no AMX)
-bf16 is slower than fp32, measured in one idle run of ``benchmarks/bench_training.py``: matmul 165 vs
-309 GFLOP/s, C3D-BN training at 112 px 1.06 vs 1.36 clips/s, at the CPU default 75.6 vs 90.1 clips/s.
+bf16 is slower than fp32, measured in an idle steady-state run of ``benchmarks/bench_training.py``:
+matmul 174 vs 321 GFLOP/s, C3D-BN training at 112 px 1.35 vs 1.84 clips/s, at the CPU default 92.6 vs
+119.4 clips/s.
 AMX multiplies bf16 matmul throughput several times over AVX-512 FMA, hence bf16 there (not measured
 here: no AMX machine was available).
 
