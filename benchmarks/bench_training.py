@@ -189,6 +189,10 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5, seconds: fl
     return max(_rate(lambda: a @ b, 1, 2, seconds) * 2 * n**3 / 1e9 for _ in range(repeats))
 
 
+def matmul_peaks() -> dict[str, float]:
+    return {"bf16": matmul_peak(torch.bfloat16), "fp32": matmul_peak(torch.float32)}
+
+
 def _subprocess(spec: dict[str, Any]) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": str(spec.get("threads") or os.cpu_count() or 1)}
     cmd = [sys.executable, "-m", "benchmarks.bench_training", "--worker", json.dumps(spec)]
@@ -322,8 +326,8 @@ def cost_table(seconds: float, kernels: tuple[int, ...] = (1, 3, 5, 7, 9)) -> li
     cells += [(cpu.input.size, cpu.model.width, kt) for kt in kernels if kt != 3]
     rows = []
     for size, width, kt in cells:
-        spec = {"size": size, "width": width, "kt": kt, "batch": 16, "warmup": 1, "settle": 8}
-        spec["seconds"] = seconds
+        spec = {"size": size, "width": width, "kt": kt, "batch": 16}
+        spec |= {"warmup": 1, "settle": 8, "seconds": seconds}
         row = measure_steps({**spec, "recipe": "recipe"})
         row["train_gflop"] = flops_per_clip(size, width, kt)["train_gflop"]
         rows.append(row)
@@ -395,7 +399,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "load_avg_at_start": os.getloadavg(),
     }
-    peaks = [{"bf16": matmul_peak(torch.bfloat16), "fp32": matmul_peak(torch.float32)}]
+    peaks = [matmul_peaks()]
     full = {"size": 112, "width": 1.0, "batch": 16, "warmup": 2, "settle": 8, "seconds": seconds}
     small = {
         "size": cpu.input.size,
@@ -414,7 +418,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     report["workers"] = workers_comparison({**small, "recipe": "recipe"}, seconds)
     # measured again after the training runs; the higher of the two is the peak
-    peaks.append({"bf16": matmul_peak(torch.bfloat16), "fp32": matmul_peak(torch.float32)})
+    peaks.append(matmul_peaks())
     report["matmul_gflops"] = {k: max(p[k] for p in peaks) for k in ("bf16", "fp32")}
     report["matmul_gflops_each"] = peaks
     if not (args.quick or args.skip_cv):
@@ -471,7 +475,7 @@ def _print(report: dict[str, Any]) -> None:
                 f"{r['infer_clips_s']:13.2f} "
                 f"{achieved:8.0f} {100 * achieved / peak['bf16']:8.0f}% "
                 f"{100 * achieved / peak['fp32']:8.0f}% "
-                f"{r['peak_rss_mb']:8.0f} {r.get('faults_per_step', 0):11.0f}"
+                f"{r['peak_rss_mb']:8.0f} {r['faults_per_step']:11.0f}"
             )
         ratio = report[key][-1]["train_clips_s"] / report[key][0]["train_clips_s"]
         cpu_ratio = report[key][-1]["train_clips_per_cpu_s"] / report[key][0]["train_clips_per_cpu_s"]

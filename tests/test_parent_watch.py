@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from fer3d.parent_watch import PARENT_PID_ENV
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX parent/child semantics")
 
 # A parent that starts a worker, prints the worker's pid, then waits to be killed.
@@ -24,10 +26,15 @@ POOL_PARENT = textwrap.dedent(
     time.sleep(600)
     """
 )
+# A parent that starts a child (argv[1]), naming itself in the environment when argv[2] is "named" as
+# `fer3d search --jobs N` does for its workers; prints the child's pid, then waits to be killed.
 PLAIN_PARENT = textwrap.dedent(
-    """
+    f"""
     import os, subprocess, sys, time
-    child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], env={**os.environ, "X": "1"})
+    env = dict(os.environ)
+    if sys.argv[2] == "named":
+        env["{PARENT_PID_ENV}"] = str(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], env=env)
     print(child.pid, flush=True)
     time.sleep(600)
     """
@@ -79,15 +86,13 @@ def test_fold_worker_exits_when_its_parent_is_killed():
 
 @pytest.mark.parametrize("watched", [True, False])
 def test_a_watching_child_exits_with_its_parent_and_only_then(watched):
-    env = dict(os.environ)
-    env.pop("FER3D_PARENT_PID", None)
-    script = PLAIN_PARENT
-    if watched:  # the parent names itself, as `fer3d search --jobs N` does for its workers
-        script = script.replace(
-            '{**os.environ, "X": "1"}', '{**os.environ, "FER3D_PARENT_PID": str(os.getpid())}'
-        )
+    env = {k: v for k, v in os.environ.items() if k != PARENT_PID_ENV}
+    naming = "named" if watched else "unnamed"
     parent = subprocess.Popen(
-        [sys.executable, "-c", script, WATCHING_CHILD], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", PLAIN_PARENT, WATCHING_CHILD, naming],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     child_pid = int(parent.stdout.readline())
     time.sleep(0.5)  # the child is running its watch

@@ -9,7 +9,7 @@ import pytest
 
 from fer3d.training.allocator import tune_allocator
 
-# Allocate, touch and free MB megabytes the way a training step does; report resident memory (MB) after.
+# Allocate, touch and free argv[2] MB the way a training step does; report resident memory (MB) after.
 PROBE = """
 import sys, torch
 from fer3d.training.allocator import tune_allocator
