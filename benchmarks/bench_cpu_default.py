@@ -3,8 +3,9 @@
 A synthetic set in CK+'s class proportions (the largest class is 83 of 327 sequences, so balanced epochs
 oversampled to the majority cost 1.78x the set), subject 10-fold, the same folds for every row.
 Three row sets:
-- ``--rows size`` (default): the CPU default (48 px, width 0.25, 30 majority-sized epochs) against 32 px,
-  64 px at 30, 15 and 10 epochs, and width 0.5, all fp32. The cache is prepared at the largest size and
+- ``--rows size`` (default): 48 px, width 0.25, 30 majority-sized epochs (the CPU default until 40 px and
+  28 epochs replaced it) against 32, 36 and 40 px (40 px also at 28 epochs, the CPU default now), 64 px
+  at 30, 15 and 10 epochs, and width 0.5, all fp32. The cache is prepared at the largest size and
   resized once per process, so every row sees the same faces.
   Writes ``benchmarks/results/cpu_default_size.json``.
 - ``--rows batch``: batch 8 at 15 and 20 epochs (48 px), 15 (56 px), 15 and 12 (64 px) against the
@@ -18,7 +19,7 @@ Each row runs in its own single-thread process (``--parallel`` at once, the cost
 run resumes from its finished folds. Prints pooled and per-fold accuracy, training time and the paired
 tests against the first row.
 
-    python -m benchmarks.bench_cpu_default                  # 40 subjects, 109 sequences: ~70 min on 2 cores
+    python -m benchmarks.bench_cpu_default                  # 40 subjects, 109 sequences: ~90 min on 2 cores
     python -m benchmarks.bench_cpu_default --rows batch     # ~25 min on 2 cores (after --rows size)
     python -m benchmarks.bench_cpu_default --rows schedule  # ~20 min on 2 cores
 """
@@ -58,12 +59,15 @@ MAJORITY_30 = {
     "train.augment.epoch_size": "majority",
 }
 BATCH_8 = {**MAJORITY_30, "train.batch_size": 8}
-# The CPU default, first in both "size" and "batch": the same name is the same run folder, trained once.
+# The old CPU default, first in both "size" and "batch": the same name is the same run folder, trained once.
 CPU_DEFAULT_ROW = {"48 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 48, "model.width": 0.25}}
 ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
     "size": {
         **CPU_DEFAULT_ROW,
         "32 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 32, "model.width": 0.25},
+        "36 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 36, "model.width": 0.25},
+        "40 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 40, "model.width": 0.25},
+        "40 px, width 0.25, 28 epochs": {**MAJORITY_30, "input.size": 40, "train.epochs": 28},
         "64 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 64, "model.width": 0.25},
         "64 px, width 0.25, 15 epochs": {**MAJORITY_30, "input.size": 64, "train.epochs": 15},
         "64 px, width 0.25, 10 epochs": {**MAJORITY_30, "input.size": 64, "train.epochs": 10},

@@ -316,7 +316,7 @@ def timed_cv(store, config: ExperimentConfig, folds, out_dir: Path | None = None
     }
 
 
-COST_GRID = [(s, w) for s in (32, 48, 64, 112) for w in (0.25, 0.5, 1.0)]
+COST_GRID = [(s, w) for s in (32, 36, 40, 48, 64, 112) for w in (0.25, 0.5, 1.0)]
 
 
 def cost_table(seconds: float, kernels: tuple[int, ...] = (1, 3, 5, 7, 9)) -> list[dict[str, Any]]:

@@ -14,8 +14,8 @@ echo "== 1/5 synthetic expressive-face sequences (CK+ layout)"
 [ -d "$OUT/data" ] || $FER3D synth "$OUT/data" --subjects 16 --seed 0 --difficulty 0.3
 [ -d "$OUT/search-data" ] || $FER3D synth "$OUT/search-data" --subjects 6 --seed 1 --difficulty 0.3 --emotions 6
 
-echo "== 2/5 prepare the clip caches (last 10 frames, 48x48, raw + CLAHE)"
-CACHE=$($FER3D prepare "$OUT/data" --format ckplus --faces none --size 48 -o "$OUT/cache" | tee /dev/stderr | cache_of)
+echo "== 2/5 prepare the clip caches (last 10 frames, 40x40 as the CPU profile, raw + CLAHE)"
+CACHE=$($FER3D prepare "$OUT/data" --format ckplus --faces none --size 40 -o "$OUT/cache" | tee /dev/stderr | cache_of)
 SEARCH_CACHE=$($FER3D prepare "$OUT/search-data" --format ckplus --faces none --size 32 -o "$OUT/cache" | cache_of)
 
 echo "== 3/5 a short architecture search (Optuna TPE, LOSO on 6 subjects, tiny model)"

@@ -26,7 +26,8 @@ NAMES = ("neutral", "anger", "contempt", "disgust", "fear", "happy", "sadness", 
 
 @pytest.fixture(scope="module")
 def face_model(tmp_path_factory):
-    """An untrained 48x48 model whose preprocessing is dlib faces: the pipeline, not accuracy, is tested."""
+    """An untrained CPU-profile model (40x40 input) on 48 px dlib face crops, resized as ``predict`` does:
+    the pipeline, not accuracy, is tested."""
     config = get_config("ckplus-paper", "cpu")
     torch.manual_seed(0)
     model = build_model(config, len(NAMES), 1).eval()
