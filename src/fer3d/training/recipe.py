@@ -4,8 +4,8 @@ CPU: fp32, channels-last-3d, a fused Adam step and the glibc allocator fix; bf16
 AMX tiles. bf16 is also available on request (``train.precision="bf16"``, only where the CPU has native
 bf16 dot products) but is not the default without AMX: on the AVX512-BF16 development machine (no AMX)
 bf16 is slower than fp32, measured in an idle steady-state run of ``benchmarks/bench_training.py``:
-matmul 174 vs 321 GFLOP/s, C3D-BN training at 112 px 1.35 vs 1.84 clips/s, at the CPU default 92.6 vs
-119.4 clips/s.
+matmul 178 vs 341 GFLOP/s, C3D-BN training at 112 px 1.42 vs 1.80 clips/s, at the CPU default (40 px)
+114.9 vs 140.5 clips/s.
 AMX multiplies bf16 matmul throughput several times over AVX-512 FMA, hence bf16 there (not measured
 here: no AMX machine was available).
 
