@@ -371,17 +371,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         return {"cost_table": rows}
     cpu = get_config("ckplus-paper", profile="cpu")
     if args.cv_only:
-        name = "cv_ckplus_sized"
-        if args.input_size:
-            cpu = cpu.with_overrides({"input.size": args.input_size})
-            name += f"_{args.input_size}px"
-        if args.batch_size:
-            cpu = cpu.with_overrides({"train.batch_size": args.batch_size})
-            name += f"_batch{args.batch_size}"
-        if args.epochs:
-            cpu = cpu.with_overrides({"train.epochs": args.epochs})
-            name += f"_{args.epochs}epochs"
-        name += ".json"
+        # each option given overrides the CPU default and names itself in the result file
+        options = (
+            (args.input_size, "input.size", "_{}px"),
+            (args.batch_size, "train.batch_size", "_batch{}"),
+            (args.epochs, "train.epochs", "_{}epochs"),
+        )
+        given = [(value, key, suffix) for value, key, suffix in options if value]
+        cpu = cpu.with_overrides({key: value for value, key, _ in given})
+        name = "cv_ckplus_sized" + "".join(suffix.format(value) for value, _, suffix in given) + ".json"
         report = {
             "load_avg_at_start": os.getloadavg(),
             "input_size": cpu.input.size,
