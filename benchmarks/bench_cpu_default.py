@@ -2,7 +2,7 @@
 
 A synthetic set in CK+'s class proportions (the largest class is 83 of 327 sequences, so balanced epochs
 oversampled to the majority cost 1.78x the set), subject 10-fold, the same folds for every row.
-Three row sets:
+Four row sets:
 - ``--rows size`` (default): 48 px, width 0.25, 30 majority-sized epochs (the CPU default until 40 px and
   28 epochs replaced it) against 32, 36 and 40 px (40 px also at 28 epochs, the CPU default now), 64 px
   at 30, 15 and 10 epochs, and width 0.5, all fp32. The cache is prepared at the largest size and
@@ -12,6 +12,9 @@ Three row sets:
   CPU default (48 px, batch 16, 30 epochs); 15 epochs of batch 8 take as many optimiser steps as
   30 of batch 16, on half the clips. Shares the ``size`` rows' folder, so the CPU default row is
   reused. Writes ``benchmarks/results/cpu_default_batch.json``.
+- ``--rows ramp``: the augmentation ramp (strength rising from 0 to full over the first 14 epochs, the
+  CPU default now) at 40 px and 28 epochs against the same without it and against 48 and 64 px at 30
+  epochs with it. Shares the ``size`` rows' folder. Writes ``benchmarks/results/cpu_default_ramp.json``.
 - ``--rows schedule``: 24 dataset-sized balanced epochs (``train.augment.epoch_size=dataset``; 2.2x fewer
   training clips) in fp32 and in bf16 autocast, against 30 majority-sized epochs, all at 48 px.
   Writes ``benchmarks/results/cpu_default.json``.
@@ -22,6 +25,7 @@ tests against the first row.
     python -m benchmarks.bench_cpu_default                  # 40 subjects, 109 sequences: ~90 min on 2 cores
     python -m benchmarks.bench_cpu_default --rows batch     # ~25 min on 2 cores (after --rows size)
     python -m benchmarks.bench_cpu_default --rows schedule  # ~20 min on 2 cores
+    python -m benchmarks.bench_cpu_default --rows ramp      # ~25 min on 2 cores (after --rows size)
 """
 
 from __future__ import annotations
@@ -45,20 +49,24 @@ from fer3d.presets import get_config
 
 RESULTS = Path(__file__).parent / "results"
 
-# Every row pins batch size and epochs, so rows keep their meaning (and resume) when the profile changes.
+# Every row pins batch size, epochs and the augmentation ramp, so rows keep their meaning (and resume)
+# when the profile changes.
 SHORT = {
     "input.size": 48,
+    "train.augment.ramp_epochs": 0,
     "train.batch_size": 16,
     "train.epochs": 24,
     "train.augment.epoch_size": "dataset",
 }
 MAJORITY_30 = {
     "train.precision": "fp32",
+    "train.augment.ramp_epochs": 0,
     "train.batch_size": 16,
     "train.epochs": 30,
     "train.augment.epoch_size": "majority",
 }
 BATCH_8 = {**MAJORITY_30, "train.batch_size": 8}
+RAMP_14 = {**MAJORITY_30, "model.width": 0.25, "train.augment.ramp_epochs": 14}
 # The old CPU default, first in both "size" and "batch": the same name is the same run folder, trained once.
 CPU_DEFAULT_ROW = {"48 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 48, "model.width": 0.25}}
 ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -81,6 +89,12 @@ ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
         "64 px, batch 8, 12 epochs": {**BATCH_8, "input.size": 64, "train.epochs": 12},
         "56 px, batch 8, 15 epochs": {**BATCH_8, "input.size": 56, "train.epochs": 15},
     },
+    "ramp": {  # the augmentation ramp (the CPU default now) against full augmentation and bigger settings
+        "40 px, 28 epochs, ramp 14": {**RAMP_14, "input.size": 40, "train.epochs": 28},
+        "40 px, width 0.25, 28 epochs": {**MAJORITY_30, "input.size": 40, "train.epochs": 28},
+        "48 px, 30 epochs, ramp 14": {**RAMP_14, "input.size": 48},
+        "64 px, 30 epochs, ramp 14": {**RAMP_14, "input.size": 64},
+    },
     "schedule": {
         "24 dataset-sized epochs, fp32": {**SHORT, "train.precision": "fp32"},
         "24 dataset-sized epochs, bf16": {**SHORT, "train.precision": "bf16"},
@@ -90,11 +104,12 @@ ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
 RESULT_FILES = {
     "size": "cpu_default_size.json",
     "batch": "cpu_default_batch.json",
+    "ramp": "cpu_default_ramp.json",
     "schedule": "cpu_default.json",
 }
 # "batch" shares the "size" rows' folder and 64 px cache: its first row is theirs, so it is not retrained
-WORK_SUBDIRS = {"size": "size", "batch": "size", "schedule": ""}
-CACHE_SIZES = {"size": 64, "batch": 64, "schedule": 48}
+WORK_SUBDIRS = {"size": "size", "batch": "size", "ramp": "size", "schedule": ""}
+CACHE_SIZES = {"size": 64, "batch": 64, "ramp": 64, "schedule": 48}
 
 
 def _cost(preset: str, overrides: dict[str, Any]) -> float:

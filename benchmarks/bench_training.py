@@ -359,6 +359,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--batch-size", type=int, help="--cv-only at this batch size (adds _batch<N>)")
     parser.add_argument("--epochs", type=int, help="--cv-only with this many epochs (adds _<N>epochs)")
+    parser.add_argument(
+        "--ramp-epochs",
+        type=int,
+        help="--cv-only with this augmentation ramp (train.augment.ramp_epochs; 0: full from the start)",
+    )
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(measure_steps(json.loads(args.worker))))
@@ -378,14 +383,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             (args.epochs, "train.epochs", "_{}epochs"),
         )
         given = [(value, key, suffix) for value, key, suffix in options if value]
-        cpu = cpu.with_overrides({key: value for value, key, _ in given})
-        name = "cv_ckplus_sized" + "".join(suffix.format(value) for value, _, suffix in given) + ".json"
+        overrides = {key: value for value, key, _ in given}
+        if args.ramp_epochs is not None:
+            overrides["train.augment.ramp_epochs"] = args.ramp_epochs
+        cpu = cpu.with_overrides(overrides)
+        name = "cv_ckplus_sized" + "".join(suffix.format(value) for value, _, suffix in given)
+        # a run with an augmentation ramp says so in its name (the files without one predate it)
+        ramp = cpu.train.augment.ramp_epochs
+        name += f"_ramp{ramp}.json" if ramp else ".json"
         report = {
             "load_avg_at_start": os.getloadavg(),
             "input_size": cpu.input.size,
             "width": cpu.model.width,
             "batch_size": cpu.train.batch_size,
             "epochs": cpu.train.epochs,
+            "ramp_epochs": cpu.train.augment.ramp_epochs,
             **cv_benchmarks(cpu, ("fp32",)),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)

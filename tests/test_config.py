@@ -2,7 +2,14 @@ import json
 
 import pytest
 
-from fer3d.config import ConfigError, ExperimentConfig, ModelConfig, parse_overrides
+from fer3d.config import (
+    AugmentConfig,
+    ConfigError,
+    ExperimentConfig,
+    ModelConfig,
+    fingerprint,
+    parse_overrides,
+)
 from fer3d.presets import PRESETS, get_config
 
 
@@ -91,3 +98,22 @@ def test_profiles_keep_the_searched_choices():
 def test_model_config_validation():
     with pytest.raises(ConfigError):
         ModelConfig(width=0)
+
+
+def test_augmentation_ramp_rises_linearly_then_stays_full() -> None:
+    assert [AugmentConfig(ramp_epochs=4).strength(e) for e in range(6)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+    assert AugmentConfig().strength(0) == 1.0  # no ramp: full strength from the start
+
+
+def test_negative_augmentation_ramp_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="ramp_epochs"):
+        AugmentConfig(ramp_epochs=-1)
+
+
+def test_a_field_added_later_leaves_old_fingerprints_alone_at_its_default() -> None:
+    """Run folders and studies made before ``ramp_epochs`` existed still match their configs."""
+    config = get_config("ckplus-paper")
+    before = config.to_dict()
+    del before["train"]["augment"]["ramp_epochs"]
+    assert config.fingerprint() == fingerprint(before)
+    assert config.with_overrides({"train.augment.ramp_epochs": 5}).fingerprint() != config.fingerprint()

@@ -26,6 +26,11 @@ EpochSize = Literal["majority", "dataset"]
 TEMPORAL_KERNELS = (1, 3, 5, 7, 9)
 
 
+# Metadata of a field added after results were saved: at its default it is left out of the fingerprint,
+# so run folders, search studies and trained models made before it still match their configs.
+ADDED_LATER = {"fingerprint_omits_default": True}
+
+
 class ConfigError(ValueError):
     """A configuration value or key is invalid; the message says which and how to fix it."""
 
@@ -82,6 +87,18 @@ class AugmentConfig:
     # (minority classes oversampled, larger ones a fresh subsample each epoch). On CK+ (majority 83 of
     # 327) "dataset" epochs are 1.78x shorter.
     epoch_size: EpochSize = "majority"
+    # Augmentation schedule: the strength (mirror probability, rotation range, contrast spread) rises
+    # linearly from 0 at the first epoch to full at epoch `ramp_epochs` and stays full after it; 0 means
+    # full strength from the start. Short trainings need it: see the "cpu" profile in presets.py.
+    ramp_epochs: int = field(default=0, metadata=ADDED_LATER)
+
+    def __post_init__(self) -> None:
+        if self.ramp_epochs < 0:
+            raise ConfigError(f"train.augment.ramp_epochs must be 0 or more, got {self.ramp_epochs}")
+
+    def strength(self, epoch: int) -> float:
+        """The augmentation strength in [0, 1] for a 0-based ``epoch``."""
+        return 1.0 if self.ramp_epochs == 0 else min(1.0, epoch / self.ramp_epochs)
 
 
 @dataclass(frozen=True)
@@ -134,7 +151,7 @@ class ExperimentConfig:
 
     def fingerprint(self) -> str:
         """Short stable hash of every field: results computed under another config never mix."""
-        return fingerprint(self.to_dict())
+        return fingerprint(_fingerprinted(self))
 
     def with_overrides(self, overrides: dict[str, Any]) -> ExperimentConfig:
         """Return a copy with dotted keys replaced, e.g. ``{"train.epochs": 5, "model.width": 0.5}``."""
@@ -177,6 +194,17 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, tuple):
         return [to_dict(v) for v in obj]
     return obj
+
+
+def _fingerprinted(obj: Any) -> Any:
+    """``to_dict`` without the fields added later that still hold their default (see ``ADDED_LATER``)."""
+    if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)):
+        return to_dict(obj)
+    return {
+        f.name: _fingerprinted(getattr(obj, f.name))
+        for f in dataclasses.fields(obj)
+        if not (f.metadata.get("fingerprint_omits_default") and getattr(obj, f.name) == f.default)
+    }
 
 
 T = TypeVar("T")

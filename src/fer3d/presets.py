@@ -44,13 +44,14 @@ PRESETS: dict[str, ExperimentConfig] = {"ckplus-paper": CKPLUS_PAPER, "oulu-pape
 PROFILES: dict[str, dict[str, Any]] = {
     # The paper's scale: C3D at full width on 112x112 clips (a GPU job).
     "full": {},
-    # Small enough for a laptop CPU: 40x40 input, quarter width (conv 16..128, FC 1024), 28 epochs. A subject
-    # 10-fold on a CK+-sized set (327 clips) takes 13.6 min on 2 cores (48 px and 30 epochs: 20.0 min) and
-    # scored 53.2% on the CK+ preset (48 px: 40.4%; 40 px at 30 epochs 60.9% in 15.3 min), measured with
-    # benchmarks/bench_training.py --cv-only; on the Oulu preset 40 px scored as 48 px (bench_cpu_default).
+    # Small enough for a laptop CPU: 40x40 input, quarter width (conv 16..128, FC 1024), 28 epochs, and the
+    # augmentation ramped in over the first 14 (strength 0 -> 1, full for the second half). A subject
+    # 10-fold on a CK+-sized set (327 clips) takes 13.6 min on 2 cores (benchmarks/bench_training.py
+    # --cv-only). The ramp: with full mirror + rotation + contrast from the first step these short
+    # trainings sat at chance for 12-16 of 28 epochs (each of the three alone: 3-5) and some folds never
+    # learned; ramped in, they leave chance after ~3 epochs (see README, CPU default, for the 10-folds).
     # lr 3e-4: at 1e-3 the fc6/fc7 ReLUs die under Adam (measured: fc6 alive 51% -> 10% in 40 steps) and
-    # training stalls at chance (also with a 3-epoch warm-up); at 3e-4 with the zero-initialised
-    # classifier the synthetic set leaves chance after ~6-10 epochs. Balanced epochs stay majority-sized:
+    # training stalls at chance (also with a 3-epoch warm-up). Balanced epochs stay majority-sized:
     # 24 dataset-sized epochs (2.2x fewer clips on a CK+-shaped set) lost 18 points of 10-fold accuracy
     # (33.9% vs 52.3%), since these short trainings are step-limited. Not batch 8 at 64 px and 12 epochs,
     # though it scored 56.9% against 51.4% on the Oulu preset: on a CK+-sized set the CK+ preset stayed
@@ -59,6 +60,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "input.size": 40,
         "model.width": 0.25,
         "train.epochs": 28,
+        "train.augment.ramp_epochs": 14,
         "train.batch_size": 16,
         "train.lr": 3e-4,
     },

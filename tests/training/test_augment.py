@@ -46,3 +46,35 @@ def test_same_generator_seed_gives_the_same_augmentation() -> None:
     a = augment(_clips(), AugmentConfig(), torch.Generator().manual_seed(5))
     b = augment(_clips(), AugmentConfig(), torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
+
+
+def test_strength_zero_leaves_clips_unchanged() -> None:
+    clips = _clips()
+    assert torch.equal(augment(clips, AugmentConfig(), torch.Generator().manual_seed(0), strength=0.0), clips)
+
+
+def test_strength_one_is_the_full_augmentation() -> None:
+    full = augment(_clips(), AugmentConfig(), torch.Generator().manual_seed(3))
+    scheduled = augment(_clips(), AugmentConfig(), torch.Generator().manual_seed(3), strength=1.0)
+    assert torch.allclose(full, scheduled, atol=1e-6)
+
+
+def test_strength_scales_the_mirror_probability() -> None:
+    clips = _clips(2000)
+    config = AugmentConfig(rotation_deg=0, contrast=(1.0, 1.0))
+    out = augment(clips, config, torch.Generator().manual_seed(0), strength=0.2)
+    flipped = sum(not torch.equal(a, c) for a, c in zip(out, clips, strict=True))
+    assert 0.07 < flipped / len(clips) < 0.13  # 0.5 x 0.2 = 10% of clips
+
+
+def test_strength_scales_the_rotation_and_contrast() -> None:
+    """Half strength moves clips about half as far from the originals as full strength."""
+    clips = _clips(256)
+    config = AugmentConfig(mirror=False)
+
+    def mean_change(strength: float) -> float:
+        out = augment(clips, config, torch.Generator().manual_seed(1), strength=strength)
+        return float((out - clips).abs().mean())
+
+    half, full = mean_change(0.5), mean_change(1.0)
+    assert 0.3 * full < half < 0.7 * full

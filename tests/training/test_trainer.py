@@ -45,6 +45,30 @@ def test_fit_records_data_time_as_part_of_training_time() -> None:
     assert result.clips_seen == 15
 
 
+def test_augmentation_follows_the_ramp_epoch_by_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fer3d.training.trainer as trainer
+
+    strengths: list[float] = []
+
+    def recording_augment(clips, config, generator, strength=1.0):
+        strengths.append(strength)
+        return clips
+
+    monkeypatch.setattr(trainer, "augment", recording_augment)
+    config = CONFIG.with_overrides({"train.epochs": 3, "train.augment.ramp_epochs": 2})
+    fit(
+        build_model(config, 3, 1),
+        _clips(),
+        LABELS,
+        config,
+        choose_recipe(config, "cpu"),
+        num_classes=3,
+        seed=0,
+    )
+    per_epoch = len(strengths) // 3  # two batches of 8 over the 15 balanced clips
+    assert strengths == [0.0] * per_epoch + [0.5] * per_epoch + [1.0] * per_epoch
+
+
 def test_balanced_epoch_oversamples_every_class_to_the_majority_and_keeps_every_clip() -> None:
     order = epoch_order(LABELS, balance=True, generator=torch.Generator().manual_seed(0)).numpy()
     assert np.bincount(LABELS[order]).tolist() == [5, 5, 5]

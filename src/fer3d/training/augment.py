@@ -13,26 +13,35 @@ import torch.nn.functional as F
 from fer3d.config import AugmentConfig
 
 
-def augment(clips: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
-    """``clips``: float ``[B, C, T, H, W]`` in [0, 1]. Returns a new tensor of the same shape."""
+def augment(
+    clips: torch.Tensor, config: AugmentConfig, generator: torch.Generator, strength: float = 1.0
+) -> torch.Tensor:
+    """``clips``: float ``[B, C, T, H, W]`` in [0, 1]. Returns a new tensor of the same shape.
+
+    ``strength`` in [0, 1] scales the mirror probability, the rotation range and the contrast spread
+    around 1 (the augmentation schedule, ``AugmentConfig.strength``); 0 returns the clips unchanged.
+    """
     b, c, t, h, w = clips.shape
     device = clips.device
 
     def uniform(low: float, high: float) -> torch.Tensor:
         return (torch.rand(b, generator=generator) * (high - low) + low).to(device)
 
+    if strength <= 0:
+        return clips
     if config.mirror:
-        flip = (torch.rand(b, generator=generator) < 0.5).to(device)
+        flip = (torch.rand(b, generator=generator) < 0.5 * strength).to(device)
         clips = torch.where(flip.view(b, 1, 1, 1, 1), clips.flip(-1), clips)
     if config.rotation_deg > 0:
-        angle = uniform(-config.rotation_deg, config.rotation_deg) * (math.pi / 180)
+        degrees = config.rotation_deg * strength
+        angle = uniform(-degrees, degrees) * (math.pi / 180)
         cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
         theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
         flat = clips.reshape(b, c * t, h, w)  # one warp per clip, shared by its frames
         grid = F.affine_grid(theta.to(clips.dtype), list(flat.shape), align_corners=False)
         clips = F.grid_sample(flat, grid, mode="bilinear", padding_mode="border", align_corners=False)
         clips = clips.reshape(b, c, t, h, w)
-    low, high = config.contrast
+    low, high = (1 + (bound - 1) * strength for bound in config.contrast)
     if (low, high) != (1.0, 1.0):
         alpha = uniform(low, high).view(b, 1, 1, 1, 1)
         mean = clips.mean(dim=(1, 2, 3, 4), keepdim=True)

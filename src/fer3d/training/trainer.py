@@ -100,10 +100,9 @@ def fit(
     result = FitResult()
     start = time.perf_counter()
     with recipe.guard(model):
-        for _epoch in tqdm(
-            range(train.epochs), desc="train", unit="epoch", disable=not progress, leave=False
-        ):
+        for epoch in tqdm(range(train.epochs), desc="train", unit="epoch", disable=not progress, leave=False):
             order = epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
+            strength = train.augment.strength(epoch)
             total, seen = 0.0, 0
             for first in range(0, len(order), train.batch_size):
                 index = order[first : first + train.batch_size]
@@ -112,7 +111,8 @@ def fit(
                 data_start = time.perf_counter()
                 idx = index.to(recipe.device)
                 batch = normalize(
-                    augment(to_float(device_clips[idx]), train.augment, generator), config.input.normalize
+                    augment(to_float(device_clips[idx]), train.augment, generator, strength),
+                    config.input.normalize,
                 )
                 if recipe.channels_last:
                     batch = batch.contiguous(memory_format=torch.channels_last_3d)
