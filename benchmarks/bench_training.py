@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "width": cpu.model.width,
             "batch_size": cpu.train.batch_size,
             "epochs": cpu.train.epochs,
-            "ramp_epochs": cpu.train.augment.ramp_epochs,
+            "ramp_epochs": ramp,
             **cv_benchmarks(cpu, ("fp32",)),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -151,7 +151,7 @@ class ExperimentConfig:
 
     def fingerprint(self) -> str:
         """Short stable hash of every field: results computed under another config never mix."""
-        return fingerprint(_fingerprinted(self))
+        return fingerprint(to_dict(self, omit_added_defaults=True))
 
     def with_overrides(self, overrides: dict[str, Any]) -> ExperimentConfig:
         """Return a copy with dotted keys replaced, e.g. ``{"train.epochs": 5, "model.width": 0.5}``."""
@@ -188,23 +188,22 @@ def fingerprint(data: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def to_dict(obj: Any) -> Any:
+def to_dict(obj: Any, *, omit_added_defaults: bool = False) -> Any:
+    """Plain data of a config; ``omit_added_defaults`` leaves out the fields added later that still hold
+    their default (see ``ADDED_LATER``), as the fingerprint does."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {
+            f.name: to_dict(getattr(obj, f.name), omit_added_defaults=omit_added_defaults)
+            for f in dataclasses.fields(obj)
+            if not (
+                omit_added_defaults
+                and f.metadata.get("fingerprint_omits_default")
+                and getattr(obj, f.name) == f.default
+            )
+        }
     if isinstance(obj, tuple):
-        return [to_dict(v) for v in obj]
+        return [to_dict(v, omit_added_defaults=omit_added_defaults) for v in obj]
     return obj
-
-
-def _fingerprinted(obj: Any) -> Any:
-    """``to_dict`` without the fields added later that still hold their default (see ``ADDED_LATER``)."""
-    if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)):
-        return to_dict(obj)
-    return {
-        f.name: _fingerprinted(getattr(obj, f.name))
-        for f in dataclasses.fields(obj)
-        if not (f.metadata.get("fingerprint_omits_default") and getattr(obj, f.name) == f.default)
-    }
 
 
 T = TypeVar("T")

@@ -46,7 +46,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {},
     # Small enough for a laptop CPU: 40x40 input, quarter width (conv 16..128, FC 1024), 28 epochs, and the
     # augmentation ramped in over the first 14 (strength 0 -> 1, full for the second half). A subject
-    # 10-fold on a CK+-sized set (327 clips) takes 13.6 min on 2 cores (benchmarks/bench_training.py
+    # 10-fold on a CK+-sized set (327 clips) takes 13.5 min on 2 cores (benchmarks/bench_training.py
     # --cv-only). The ramp: with full mirror + rotation + contrast from the first step these short
     # trainings sat at chance for 12-16 of 28 epochs (each of the three alone: 3-5) and some folds never
     # learned; ramped in, they leave chance after ~3 epochs (see README, CPU default, for the 10-folds).

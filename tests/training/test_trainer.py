@@ -65,7 +65,8 @@ def test_augmentation_follows_the_ramp_epoch_by_epoch(monkeypatch: pytest.Monkey
         num_classes=3,
         seed=0,
     )
-    per_epoch = len(strengths) // 3  # two batches of 8 over the 15 balanced clips
+    per_epoch = len(strengths) // 3
+    assert per_epoch == 2  # batches of 8 and 7 over the 15 balanced clips
     assert strengths == [0.0] * per_epoch + [0.5] * per_epoch + [1.0] * per_epoch
 
 
