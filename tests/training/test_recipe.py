@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ from fer3d.models import build_model
 from fer3d.presets import get_config
 from fer3d.training import fit
 from fer3d.training import recipe as recipe_module
-from fer3d.training.recipe import bf16_conv_unsafe, choose_recipe, plain_recipe
+from fer3d.training.recipe import bf16_conv_unsafe, choose_recipe, guard_bf16_convs, plain_recipe
 
 # One optimiser step of the tiny profile (32 px, 10 frames: time reaches 5 frames after pool2, the shape
 # where oneDNN's bf16 Conv3d backward with temporal kernel 9 crashes) under the recipe fit() would use.
@@ -38,31 +39,75 @@ print("ok", kt, precision, recipe.name)
 """
 
 
+# oneDNN's AVX512-BF16 kernels (what a CPU without AMX runs) are the ones that crash and give wrong
+# gradients; capping the ISA makes an AMX machine run them too, so the guard is tested on either kind.
+BUGGY_BF16_ISA = {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"}
+
+
 @pytest.mark.parametrize("kt", TEMPORAL_KERNELS)
 def test_one_training_step_for_every_temporal_kernel_under_the_cpu_recipe(kt: int) -> None:
     # A subprocess, because the hazard is a segfault or a hang, not an exception.
-    for precision in ("auto", "bf16"):
+    for precision, env in (("auto", {}), ("bf16", {}), ("bf16", BUGGY_BF16_ISA)):
         proc = subprocess.run(
-            [sys.executable, "-c", STEP, str(kt), precision], capture_output=True, text=True, timeout=300
+            [sys.executable, "-c", STEP, str(kt), precision],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **env},
         )
         assert proc.returncode == 0, (
-            f"kt={kt} precision={precision}: rc {proc.returncode}\n{proc.stderr[-2000:]}"
+            f"kt={kt} precision={precision} {env}: rc {proc.returncode}\n{proc.stderr[-2000:]}"
         )
         assert proc.stdout.startswith(f"ok {kt} {precision}")
 
 
-def test_temporal_kernel_9_never_takes_bf16_on_cpu() -> None:
-    config = get_config("ckplus-paper", profile="tiny", overrides={"model.temporal_kernel": 9})
-    assert choose_recipe(config.with_overrides({"train.precision": "bf16"}), "cpu").autocast_dtype is None
-    assert choose_recipe(config, "cpu").autocast_dtype is None
+# Every (kt, T) with 1 < T < kt: the guarded bf16 convolution's output and gradients against fp32.
+GRADIENTS = """
+import itertools, torch
+from fer3d.training.recipe import guard_bf16_convs
+torch.manual_seed(0)
+worst = 0.0
+for kt in (3, 5, 7, 9):
+    for frames in range(2, kt):
+        conv = torch.nn.Conv3d(16, 24, (kt, 3, 3), padding=(kt // 2, 1, 1), bias=False)
+        x = torch.randn(2, 16, frames, 6, 6)
+        upstream = torch.randn(2, 24, frames, 6, 6)
+        results = []
+        for bf16 in (False, True):
+            conv.zero_grad()
+            xi = x.clone().requires_grad_(True)
+            with guard_bf16_convs(conv), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                y = conv(xi)
+            (y.float() * upstream).sum().backward()
+            results.append((y.float(), xi.grad, conv.weight.grad.clone()))
+        for got, want in zip(results[1], results[0]):
+            worst = max(worst, ((got - want).abs().max() / want.abs().max()).item())
+print(worst)
+"""
 
 
-def test_precision_override_is_respected_for_other_kernels() -> None:
-    config = get_config("ckplus-paper", profile="tiny", overrides={"model.temporal_kernel": 7})
-    assert (
-        choose_recipe(config.with_overrides({"train.precision": "bf16"}), "cpu").autocast_dtype
-        == torch.bfloat16
-    )
+def test_guarded_bf16_convs_match_fp32_gradients_where_onednn_gets_them_wrong() -> None:
+    if not recipe_module.cpu_has_native_bf16():
+        pytest.skip("this CPU has no native bf16: the recipe never autocasts to bf16 on it")
+    for env in ({}, BUGGY_BF16_ISA):
+        proc = subprocess.run(
+            [sys.executable, "-c", GRADIENTS],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **env},
+        )
+        assert proc.returncode == 0, f"{env}: rc {proc.returncode}\n{proc.stderr[-2000:]}"
+        # bf16 rounding is about 0.4% of the largest value; the bug gives errors of 100% or NaN
+        assert float(proc.stdout.strip()) < 0.02, (env, proc.stdout)
+
+
+@pytest.mark.parametrize("kt", TEMPORAL_KERNELS)
+def test_precision_override_is_respected_for_every_kernel(monkeypatch, kt: int) -> None:
+    monkeypatch.setattr(recipe_module, "cpu_has_native_bf16", lambda: True)
+    config = get_config("ckplus-paper", profile="tiny", overrides={"model.temporal_kernel": kt})
+    bf16 = config.with_overrides({"train.precision": "bf16"})
+    assert choose_recipe(bf16, "cpu").autocast_dtype == torch.bfloat16
     assert choose_recipe(config.with_overrides({"train.precision": "fp32"}), "cpu").autocast_dtype is None
 
 
@@ -72,8 +117,6 @@ def test_auto_precision_on_cpu_is_bf16_only_with_amx(monkeypatch, amx: bool, exp
     monkeypatch.setattr(recipe_module, "cpu_has_native_bf16", lambda: True)
     config = get_config("ckplus-paper", profile="tiny")
     assert choose_recipe(config, "cpu").autocast_dtype == expected
-    kt9 = config.with_overrides({"model.temporal_kernel": 9})
-    assert choose_recipe(kt9, "cpu").autocast_dtype is None  # the crashing path, even with AMX
 
 
 def test_amx_is_read_from_the_cpu_flags(tmp_path) -> None:
@@ -106,16 +149,23 @@ def test_bf16_conv_unsafe_marks_clips_shorter_than_the_kernel() -> None:
     assert not bf16_conv_unsafe(3, 1) and not bf16_conv_unsafe(3, 5) and not bf16_conv_unsafe(1, 2)
 
 
-def test_guard_runs_unsafe_convs_in_fp32_and_restores_the_model() -> None:
+def test_guard_pads_time_explicitly_for_short_clips_and_restores_the_model() -> None:
     conv = torch.nn.Conv3d(4, 4, (3, 3, 3), padding=1)
-    recipe = choose_recipe(
-        get_config("ckplus-paper", profile="tiny", overrides={"train.precision": "bf16"}), "cpu"
-    )
     short, long = torch.rand(2, 4, 2, 6, 6), torch.rand(2, 4, 5, 6, 6)
-    with recipe.guard(conv), recipe.autocast():
-        assert conv(short).dtype == torch.float32
-        assert conv(long).dtype == torch.bfloat16
+    with torch.no_grad():
+        want = conv(short)
+        with guard_bf16_convs(conv), torch.autocast("cpu", dtype=torch.bfloat16):
+            got = conv(short)
+            assert conv(long).dtype == torch.bfloat16
+    assert got.dtype == torch.bfloat16 and got.shape == want.shape
+    torch.testing.assert_close(got.float(), want, rtol=0.02, atol=0.02)
     assert "forward" not in conv.__dict__
+
+
+def test_guard_falls_back_to_fp32_where_explicit_zeros_do_not_apply() -> None:
+    conv = torch.nn.Conv3d(4, 4, (3, 3, 3), padding=1, padding_mode="replicate")
+    with torch.no_grad(), guard_bf16_convs(conv), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert conv(torch.rand(2, 4, 2, 6, 6)).dtype == torch.float32
 
 
 def test_bf16_training_is_exactly_reproducible_on_cpu() -> None:

@@ -9,15 +9,20 @@ matmul 178 vs 341 GFLOP/s, C3D-BN training at 112 px 1.42 vs 1.80 clips/s, at th
 AMX multiplies bf16 matmul throughput several times over AVX-512 FMA, hence bf16 there (not measured
 here: no AMX machine was available).
 
-A oneDNN hazard shapes the CPU recipe. In the PyTorch this project pins, the bf16 Conv3d backward is
-wrong whenever a clip has more than one but fewer frames than the temporal kernel (``1 < T < kt``):
-measured, the weight gradient then holds uninitialised memory (different on every call, sometimes NaN),
-and for kt 7 at T=4 and kt 9 at T=5-6 the process segfaults or aborts with heap corruption. C3D with 10
-frames meets T=2 at conv4 for every kt >= 3 and T=5 at conv3, so the recipe (1) runs such layers in fp32
-inside bf16 autocast (:func:`guard_bf16_convs`, applied by ``fit`` and ``predict_proba``) and
-(2) trains temporal kernel 9 wholly in fp32, as a second line of defence for the shape that crashes.
+A oneDNN hazard shapes the CPU recipe. In the PyTorch this project pins, the bf16 Conv3d backward of the
+AVX512-BF16 kernels is wrong whenever a clip has more than one but fewer frames than the temporal kernel
+(``1 < T < kt``, the temporal padding making up the rest): measured, the weight gradient then holds
+uninitialised memory (different on every call, sometimes NaN), and for kt 7 at T=4 and kt 9 at T=5-6 the
+process segfaults or aborts with heap corruption. C3D with 10 frames meets T=2 at conv4 for every kt >= 3
+and T=5 at conv3. The same convolution with its temporal zero padding made explicit (``F.pad``, then a
+conv with no temporal padding) never shows oneDNN a clip shorter than its kernel, and its bf16 gradients
+match fp32 on both the AVX512-BF16 and the AMX kernels (tested). So the recipe runs such layers that way
+inside bf16 autocast (:func:`guard_bf16_convs`, applied by ``fit`` and ``predict_proba``). Earlier
+versions ran them in fp32 (a quarter of an AMX step at 112 px) and trained temporal kernel 9 wholly in
+fp32; with the padding made explicit, kt 9 trains in bf16 under the AVX512-BF16 kernels that crash
+without it (tested in a subprocess with ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16``).
 CUDA: bf16 autocast where supported, cuDNN autotuning, channels-last-3d, fused Adam.
-``train.precision`` ("fp32" or "bf16") overrides the precision, except for that CPU exception.
+``train.precision`` ("fp32" or "bf16") overrides the precision.
 """
 
 from __future__ import annotations
@@ -28,13 +33,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fer3d.config import ExperimentConfig
 from fer3d.training.allocator import tune_allocator
-
-CPU_BF16_UNSAFE_TEMPORAL_KERNELS = frozenset({9})
-
 
 def bf16_conv_unsafe(temporal_kernel: int, frames: int) -> bool:
     """Whether oneDNN's CPU bf16 Conv3d backward is wrong or crashes for this kernel and clip length."""
@@ -42,19 +45,23 @@ def bf16_conv_unsafe(temporal_kernel: int, frames: int) -> bool:
 
 
 def _guarded_conv_forward(conv: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
-    if (
-        x.device.type == "cpu"
-        and torch.is_autocast_enabled("cpu")
-        and bf16_conv_unsafe(conv.kernel_size[0], x.shape[2])
-    ):
-        with torch.autocast("cpu", enabled=False):
-            return type(conv).forward(conv, x.float())
-    return type(conv).forward(conv, x)
+    kt, frames = conv.kernel_size[0], x.shape[2]
+    if not (x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and bf16_conv_unsafe(kt, frames)):
+        return type(conv).forward(conv, x)
+    pad_t = conv.padding[0] if not isinstance(conv.padding, str) else 0
+    if conv.padding_mode == "zeros" and not bf16_conv_unsafe(kt, frames + 2 * pad_t):
+        # the same zeros, made explicit: oneDNN now sees a clip at least as long as the kernel
+        padded = F.pad(x, (0, 0, 0, 0, pad_t, pad_t))
+        padding = (0, *conv.padding[1:])  # temporal padding done above
+        return F.conv3d(padded, conv.weight, conv.bias, conv.stride, padding, conv.dilation, conv.groups)
+    with torch.autocast("cpu", enabled=False):  # a conv the padding cannot fix: fp32
+        return type(conv).forward(conv, x.float())
 
 
 @contextlib.contextmanager
 def guard_bf16_convs(model: nn.Module) -> Iterator[nn.Module]:
-    """Within the block, Conv3d layers whose input has ``1 < T < kt`` run in fp32 under CPU autocast."""
+    """Within the block, Conv3d layers whose input has ``1 < T < kt`` pad time explicitly under CPU autocast
+    (or, where explicit zeros cannot lengthen the clip to the kernel, run in fp32)."""
     convs = [m for m in model.modules() if isinstance(m, nn.Conv3d) and m.kernel_size[0] > 1]
     for conv in convs:
         conv.forward = functools.partial(_guarded_conv_forward, conv)  # instance attribute, removed below
@@ -138,8 +145,6 @@ def choose_recipe(
             precision = "bf16" if cpu_has_amx_bf16() else "fp32"
     if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
         precision = "fp32"  # emulated bf16 is several times slower than fp32
-    if device.type == "cpu" and config.model.temporal_kernel in CPU_BF16_UNSAFE_TEMPORAL_KERNELS:
-        precision = "fp32"  # never take the crashing oneDNN path, whatever was asked
     dtype = torch.bfloat16 if precision == "bf16" else None
     fused = device.type in ("cpu", "cuda")
     return Recipe(

@@ -82,7 +82,7 @@ def fit(
 
     ``seed`` drives the epoch order and augmentation; the model's initial weights and dropout follow
     torch's global RNG, which the caller seeds. On CPU the same seed gives the same losses to within
-    1e-4 relative for a fixed thread count (tested; see ``recipe`` for the bf16 layers kept in fp32).
+    1e-4 relative for a fixed thread count (tested; see ``recipe`` for the bf16 layers padded explicitly).
     """
     train = config.train
     generator = torch.Generator().manual_seed(seed)
