@@ -28,7 +28,7 @@ from fer3d.models import build_model
 from fer3d.presets import get_config
 from fer3d.training.inputs import normalize, to_float
 from fer3d.training.optim import make_optimizer
-from fer3d.training.recipe import Recipe, choose_recipe, plain_recipe
+from fer3d.training.recipe import Recipe, choose_recipe, cpu_has_amx_bf16, plain_recipe
 
 RESULTS = Path(__file__).parent / "results"
 NUM_CLASSES = 7
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--cv-only",
         action="store_true",
-        help="only the CPU-default wall times (fp32): a LOSO trial, a CK+-sized 10-fold",
+        help="only the CPU-default wall times (fp32 unless --precision): a LOSO trial, a CK+-sized 10-fold",
     )
     parser.add_argument(
         "--input-size",
@@ -364,6 +364,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         type=int,
         help="--cv-only with this augmentation ramp (train.augment.ramp_epochs; 0: full from the start)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16"),
+        default="fp32",
+        help="--cv-only in this precision (bf16 adds _bf16; the cost table's precision is the recipe's)",
+    )
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(measure_steps(json.loads(args.worker))))
@@ -372,7 +378,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.cost_table:
         rows = cost_table(seconds)
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "cost_table.json").write_text(json.dumps(rows, indent=1) + "\n")
+        # the recipe's precision names the file: an AMX machine measures bf16, others fp32
+        bf16 = (
+            choose_recipe(get_config("ckplus-paper", profile="cpu"), "cpu").autocast_dtype == torch.bfloat16
+        )
+        (RESULTS / f"cost_table{'_bf16' if bf16 else ''}.json").write_text(json.dumps(rows, indent=1) + "\n")
         return {"cost_table": rows}
     cpu = get_config("ckplus-paper", profile="cpu")
     if args.cv_only:
@@ -390,7 +400,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         name = "cv_ckplus_sized" + "".join(suffix.format(value) for value, _, suffix in given)
         # a run with an augmentation ramp says so in its name (the files without one predate it)
         ramp = cpu.train.augment.ramp_epochs
-        name += f"_ramp{ramp}.json" if ramp else ".json"
+        name += f"_ramp{ramp}" if ramp else ""
+        name += "_bf16.json" if args.precision == "bf16" else ".json"
         report = {
             "load_avg_at_start": os.getloadavg(),
             "input_size": cpu.input.size,
@@ -398,7 +409,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "batch_size": cpu.train.batch_size,
             "epochs": cpu.train.epochs,
             "ramp_epochs": ramp,
-            **cv_benchmarks(cpu, ("fp32",)),
+            "cpu_has_amx_bf16": cpu_has_amx_bf16(),
+            **cv_benchmarks(cpu, (args.precision,)),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / name).write_text(json.dumps(report, indent=1) + "\n")
@@ -407,6 +419,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {
         "torch": torch.__version__,
         "cpu_count": os.cpu_count(),
+        "cpu_has_amx_bf16": cpu_has_amx_bf16(),
         "load_avg_at_start": os.getloadavg(),
     }
     peaks = [matmul_peaks()]
