@@ -48,23 +48,36 @@ def _config(
     )
 
 
-def _recipe(kind: str, config: ExperimentConfig, threads: int | None) -> Recipe:
+def _recipe(kind: str, config: ExperimentConfig, threads: int | None, device: str = "cpu") -> Recipe:
     """``plain``, ``recipe`` (what the library chooses), ``recipe-fp32`` or ``recipe-bf16``."""
     if kind == "plain":
-        return plain_recipe()
+        return plain_recipe(device)
     precision = {"recipe": "auto", "recipe-fp32": "fp32", "recipe-bf16": "bf16"}[kind]
-    return choose_recipe(config.with_overrides({"train.precision": precision}), "cpu", threads=threads)
+    return choose_recipe(config.with_overrides({"train.precision": precision}), device, threads=threads)
+
+
+def _synchronized(fn, device: torch.device):
+    """``fn`` followed by a device sync, so wall-clock timing covers the queued GPU work."""
+    if device.type != "cuda":
+        return fn
+
+    def run() -> None:
+        fn()
+        torch.cuda.synchronize(device)
+
+    return run
 
 
 def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
     """Forward + backward + optimiser steps on random clips, in this process; returns clips/s and memory."""
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
+    device = torch.device(spec.get("device", "cpu"))
     config = _config(spec["size"], spec["width"], spec.get("kt", 3), spec["batch"])
-    recipe = _recipe(spec["recipe"], config, spec.get("threads"))
+    recipe = _recipe(spec["recipe"], config, spec.get("threads"), device.type)
     recipe.apply() if spec["recipe"] != "plain" else None  # the plain baseline keeps glibc's defaults
     torch.manual_seed(0)
-    model = build_model(config, NUM_CLASSES, 1)
+    model = build_model(config, NUM_CLASSES, 1).to(device)
     if recipe.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
     optimizer = make_optimizer(model, config.train, fused=recipe.fused_optimizer)
@@ -72,14 +85,14 @@ def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
     gen = torch.Generator().manual_seed(0)
     clips = torch.randint(
         0, 256, (spec["batch"], 1, 10, spec["size"], spec["size"]), generator=gen, dtype=torch.uint8
-    )
-    labels = torch.randint(0, NUM_CLASSES, (spec["batch"],), generator=gen)
+    ).to(device)
+    labels = torch.randint(0, NUM_CLASSES, (spec["batch"],), generator=gen).to(device)
 
     def step() -> None:
         batch = normalize(to_float(clips), False)
         if recipe.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last_3d)
-        with recipe.autocast():
+        with recipe.guard(model), recipe.autocast():  # the guard as ``fit`` applies it
             loss = loss_fn(model(batch), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -88,7 +101,13 @@ def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {**spec, "recipe_name": recipe.name if spec["recipe"] != "plain" else "plain-fp32"}
     cpu: dict[str, float] = {}
     out["train_clips_s"] = _rate(
-        step, spec["batch"], spec["warmup"], spec["seconds"], cpu, settle=spec.get("settle", 0)
+        _synchronized(step, device),
+        spec["batch"],
+        spec["warmup"],
+        spec["seconds"],
+        cpu,
+        settle=spec.get("settle", 0),
+        start_at=spec.get("start_at"),
     )
     out["train_clips_per_cpu_s"] = cpu["rate"]
     out["warmup_steps"], out["faults_per_step"] = cpu["warmup_steps"], round(cpu["faults_per_step"])
@@ -99,11 +118,14 @@ def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
         batch = to_float(clips)
         if recipe.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last_3d)
-        with recipe.autocast():
+        with recipe.guard(model), recipe.autocast():
             model(batch)
 
-    out["infer_clips_s"] = _rate(infer, spec["batch"], 1, spec["seconds"] / 2)
+    out["infer_clips_s"] = _rate(_synchronized(infer, device), spec["batch"], 1, spec["seconds"] / 2)
     out["peak_rss_mb"] = peak_rss_mb()
+    if device.type == "cuda":
+        out["peak_device_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        out["device_name"] = torch.cuda.get_device_name(device)
     return out
 
 
@@ -133,6 +155,7 @@ def _rate(
     seconds: float,
     cpu: dict[str, float] | None = None,
     settle: int = 0,
+    start_at: float | None = None,
 ) -> float:
     """Items per wall-clock second; with ``cpu``, also stores items per CPU-second of this process
     (``cpu["rate"]``), which is far less sensitive to other load on the machine, the warm-up steps
@@ -153,6 +176,8 @@ def _rate(
         taken += 1
         if _minor_faults() - before < SETTLED_FAULTS:
             break
+    if start_at is not None:  # processes measured together start timing together, after their warm-ups
+        time.sleep(max(0.0, start_at - time.time()))
     n, start, cpu_start, faults = 0, time.perf_counter(), time.process_time(), _minor_faults()
     while n < 2 or time.perf_counter() - start < seconds:
         fn()
@@ -179,18 +204,25 @@ def flops_per_clip(size: int, width: float, kt: int = 3) -> dict[str, float]:
     return {"forward_gflop": forward / 1e9, "train_gflop": counter.get_total_flops() / 2 / 1e9}
 
 
-def matmul_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 5, seconds: float = 1.0) -> float:
+def matmul_peak(
+    dtype: torch.dtype, n: int = 2048, repeats: int = 5, seconds: float = 1.0, device: str = "cpu"
+) -> float:
     """Achieved GFLOP/s of a square matmul in ``dtype``: the practical peak a convolution can reach.
 
     The best of ``repeats`` short runs: a peak is what the machine can do, and one run of a few seconds
     varied from 237 to 321 GFLOP/s (fp32) between runs on the development machine.
     """
-    a, b = torch.rand(n, n).to(dtype), torch.rand(n, n).to(dtype)
-    return max(_rate(lambda: a @ b, 1, 2, seconds) * 2 * n**3 / 1e9 for _ in range(repeats))
+    a, b = torch.rand(n, n, device=device).to(dtype), torch.rand(n, n, device=device).to(dtype)
+    matmul = _synchronized(lambda: a @ b, torch.device(device))
+    return max(_rate(matmul, 1, 2, seconds) * 2 * n**3 / 1e9 for _ in range(repeats))
 
 
-def matmul_peaks() -> dict[str, float]:
-    return {"bf16": matmul_peak(torch.bfloat16), "fp32": matmul_peak(torch.float32)}
+def matmul_peaks(device: str = "cpu") -> dict[str, float]:
+    n = 8192 if device == "cuda" else 2048  # a GPU needs a larger product to reach its peak
+    return {
+        dt: matmul_peak(getattr(torch, t), n, device=device)
+        for dt, t in (("bf16", "bfloat16"), ("fp32", "float32"))
+    }
 
 
 def _subprocess(spec: dict[str, Any]) -> subprocess.Popen:
@@ -233,6 +265,21 @@ def workers_comparison(spec: dict[str, Any], seconds: float) -> dict[str, float]
         "one_worker_2_threads_clips_s": one["train_clips_s"],
         "two_workers_1_thread_clips_s": sum(r["train_clips_s"] for r in two),
     }
+
+
+def gpu_sharing(
+    spec: dict[str, Any], seconds: float, counts: tuple[int, ...] = (1, 2, 4)
+) -> dict[str, float]:
+    """Total training clips/s of 1, 2 and 4 processes training at once on one GPU. Each times the same
+    window (``start_at``, after every warm-up), so the totals measure the shared device."""
+    out = {}
+    for n in counts:
+        start_at = time.time() + 60  # CUDA start-up and warm-up take seconds per process
+        procs = [
+            _subprocess({**spec, "threads": 1, "seconds": seconds, "start_at": start_at}) for _ in range(n)
+        ]
+        out[str(n)] = sum(_collect(p)["train_clips_s"] for p in procs)
+    return out
 
 
 def synthetic_store(root: Path, subjects: int, image_size: int, seed: int = 0, difficulty: float = 0.5):
@@ -370,6 +417,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default="fp32",
         help="--cv-only in this precision (bf16 adds _bf16; the cost table's precision is the recipe's)",
     )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu (default) or cuda: the speed tables on that device (cuda writes training_cuda.json, "
+        "with several trainings sharing the GPU instead of the CPU worker comparison; no 10-folds)",
+    )
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(measure_steps(json.loads(args.worker))))
@@ -416,13 +469,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         (RESULTS / name).write_text(json.dumps(report, indent=1) + "\n")
         print(json.dumps(report, indent=1))
         return report
+    device = args.device
     report: dict[str, Any] = {
         "torch": torch.__version__,
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
         "cpu_count": os.cpu_count(),
         "cpu_has_amx_bf16": cpu_has_amx_bf16(),
         "load_avg_at_start": os.getloadavg(),
     }
-    peaks = [matmul_peaks()]
+    peaks = [matmul_peaks(device)]
     full = {"size": 112, "width": 1.0, "batch": 16, "warmup": 2, "settle": 8, "seconds": seconds}
     small = {
         "size": cpu.input.size,
@@ -432,9 +487,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "settle": 10,
         "seconds": seconds,
     }
-    # the last is what the library uses (bf16 with AMX, else fp32), the middle the other precision;
-    # ratios are to the first
-    chosen = choose_recipe(cpu, "cpu").autocast_dtype
+    full, small = {**full, "device": device}, {**small, "device": device}
+    # the last is what the library uses (bf16 with AMX or on a GPU, else fp32), the middle the other
+    # precision; ratios are to the first
+    chosen = choose_recipe(cpu, device).autocast_dtype
     kinds = ("plain", "recipe-fp32" if chosen == torch.bfloat16 else "recipe-bf16", "recipe")
     report["full_112"] = interleaved([{**full, "recipe": k} for k in kinds], rounds)
     report["cpu_default"] = interleaved([{**small, "recipe": k} for k in kinds], rounds)
@@ -442,16 +498,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "full_112": flops_per_clip(112, 1.0),
         "cpu_default": flops_per_clip(cpu.input.size, cpu.model.width),
     }
-    report["workers"] = workers_comparison({**small, "recipe": "recipe"}, seconds)
+    if device == "cuda":
+        report["gpu_sharing"] = gpu_sharing({**small, "recipe": "recipe"}, seconds)
+    else:
+        report["workers"] = workers_comparison({**small, "recipe": "recipe"}, seconds)
     # measured again after the training runs; the higher of the two is the peak
-    peaks.append(matmul_peaks())
+    peaks.append(matmul_peaks(device))
     report["matmul_gflops"] = {k: max(p[k] for p in peaks) for k in ("bf16", "fp32")}
     report["matmul_gflops_each"] = peaks
-    if not (args.quick or args.skip_cv):
+    if not (args.quick or args.skip_cv or device == "cuda"):
         report["cv"] = cv_benchmarks(cpu)
     _print(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "training.json"
+    path = RESULTS / ("training_cuda.json" if device == "cuda" else "training.json")
     path.write_text(json.dumps(report, indent=1, default=str) + "\n")
     print(f"wrote {path}")
     return report
@@ -509,11 +568,14 @@ def _print(report: dict[str, Any]) -> None:
             f"{key:12} recipe / plain training speed: {ratio:.2f}x wall, {cpu_ratio:.2f}x per CPU-second "
             f"(train {gflop:.2f} GFLOP/clip nominal)"
         )
-    w = report["workers"]
-    print(
-        f"workers: 1 x 2 threads {w['one_worker_2_threads_clips_s']:.1f} clips/s, "
-        f"2 x 1 thread {w['two_workers_1_thread_clips_s']:.1f} clips/s"
-    )
+    if "workers" in report:
+        w = report["workers"]
+        print(
+            f"workers: 1 x 2 threads {w['one_worker_2_threads_clips_s']:.1f} clips/s, "
+            f"2 x 1 thread {w['two_workers_1_thread_clips_s']:.1f} clips/s"
+        )
+    for n, rate in report.get("gpu_sharing", {}).items():
+        print(f"GPU shared by {n} training process(es): {rate:.1f} clips/s in all")
     for name, r in report.get("cv", {}).items():
         if "wall_s" not in r:  # the set's description
             continue

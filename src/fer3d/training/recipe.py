@@ -7,8 +7,9 @@ bf16 is slower than fp32, measured in an idle steady-state run of ``benchmarks/b
 matmul 178 vs 341 GFLOP/s, C3D-BN training at 112 px 1.42 vs 1.80 clips/s, at the CPU default (40 px)
 114.9 vs 140.5 clips/s.
 With AMX, bf16 is several times faster, hence bf16 there; measured on a 2-core AMX Xeon in the same
-benchmark: matmul 2031 vs 323 GFLOP/s, training at 112 px 5.07 vs 1.75 clips/s, at the CPU default
-183.9 vs 120.8 clips/s, with the same accuracy on the same folds (CK+-sized 10-fold: 73.7 vs 70.6%).
+benchmark (two runs): matmul up to 2031 vs 323 GFLOP/s, training at 112 px 5.1 vs 1.8 clips/s, at the
+CPU default 150-184 vs 121-129 clips/s, with the same accuracy on the same folds (CK+-sized 10-fold:
+73.7 vs 70.6%, p = 0.20).
 
 A oneDNN hazard shapes the CPU recipe. In the PyTorch this project pins, the bf16 Conv3d backward of the
 AVX512-BF16 kernels is wrong whenever a clip has more than one but fewer frames than the temporal kernel
