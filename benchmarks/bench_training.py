@@ -8,6 +8,7 @@ measured per configuration. Run ``python -m benchmarks.bench_training`` (``--qui
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -28,7 +29,7 @@ from fer3d.models import build_model
 from fer3d.presets import get_config
 from fer3d.training.inputs import normalize, to_float
 from fer3d.training.optim import make_optimizer
-from fer3d.training.recipe import Recipe, choose_recipe, cpu_has_amx_bf16, plain_recipe
+from fer3d.training.recipe import Recipe, choose_recipe, cpu_has_amx_bf16, plain_recipe, training_forward
 
 RESULTS = Path(__file__).parent / "results"
 NUM_CLASSES = 7
@@ -48,12 +49,20 @@ def _config(
     )
 
 
+# what each kind changes from the configuration's own (auto) recipe
+RECIPE_KINDS = {
+    "recipe": {},
+    "recipe-fp32": {"train.precision": "fp32"},
+    "recipe-bf16": {"train.precision": "bf16"},
+    "recipe-eager": {"train.compile": "off"},
+}
+
+
 def _recipe(kind: str, config: ExperimentConfig, threads: int | None, device: str = "cpu") -> Recipe:
-    """``plain``, ``recipe`` (what the library chooses), ``recipe-fp32`` or ``recipe-bf16``."""
+    """``plain``, or the library's recipe (``recipe``) with the change ``RECIPE_KINDS`` names."""
     if kind == "plain":
         return plain_recipe(device)
-    precision = {"recipe": "auto", "recipe-fp32": "fp32", "recipe-bf16": "bf16"}[kind]
-    return choose_recipe(config.with_overrides({"train.precision": precision}), device, threads=threads)
+    return choose_recipe(config.with_overrides(RECIPE_KINDS[kind]), device, threads=threads)
 
 
 def _synchronized(fn, device: torch.device):
@@ -87,13 +96,16 @@ def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
         0, 256, (spec["batch"], 1, 10, spec["size"], spec["size"]), generator=gen, dtype=torch.uint8
     ).to(device)
     labels = torch.randint(0, NUM_CLASSES, (spec["batch"],), generator=gen).to(device)
+    guard = contextlib.ExitStack()
+    guard.enter_context(recipe.guard(model))  # for the whole measurement, as ``fit`` applies it
+    forward = training_forward(model, recipe)  # compiled in the first warm-up step where the recipe says
 
     def step() -> None:
         batch = normalize(to_float(clips), False)
         if recipe.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last_3d)
-        with recipe.guard(model), recipe.autocast():  # the guard as ``fit`` applies it
-            loss = loss_fn(model(batch), labels)
+        with recipe.autocast():
+            loss = loss_fn(forward(batch), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -114,19 +126,80 @@ def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
     model.eval()
 
     @torch.no_grad()
-    def infer() -> None:
+    def infer() -> None:  # eager, as ``predict_proba``
         batch = to_float(clips)
         if recipe.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last_3d)
-        with recipe.guard(model), recipe.autocast():
+        with recipe.autocast():
             model(batch)
 
     out["infer_clips_s"] = _rate(_synchronized(infer, device), spec["batch"], 1, spec["seconds"] / 2)
+    guard.close()
     out["peak_rss_mb"] = peak_rss_mb()
     if device.type == "cuda":
         out["peak_device_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         out["device_name"] = torch.cuda.get_device_name(device)
     return out
+
+
+def conv_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
+    """Each Conv3d of the model alone, forward + backward, at the shapes a training step gives it.
+
+    The step cannot beat the time its convolutions take on their own, so ``step GFLOP / sum of conv
+    times`` is the highest rate the step could execute with every other op free: the ceiling that
+    oneDNN's (or cuDNN's) convolution kernels, not the recipe, set. Run in this process with the
+    recipe applied, the conv guard included, as ``measure_steps`` does.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    device = torch.device(spec.get("device", "cpu"))
+    config = _config(spec["size"], spec["width"], spec.get("kt", 3), spec["batch"])
+    recipe = _recipe(spec["recipe"], config, spec.get("threads"), device.type)
+    recipe.apply()
+    model = build_model(config, NUM_CLASSES, 1).to(device).to(memory_format=torch.channels_last_3d)
+    shapes: list[tuple[nn.Conv3d, torch.Size]] = []
+    hooks = [
+        m.register_forward_pre_hook(lambda m, args: shapes.append((m, args[0].shape)))
+        for m in model.modules()
+        if isinstance(m, nn.Conv3d)
+    ]
+    with torch.no_grad(), recipe.guard(model), recipe.autocast():
+        model(torch.rand(spec["batch"], 1, 10, spec["size"], spec["size"], device=device))
+    for hook in hooks:
+        hook.remove()
+    layers = []
+    for i, (conv, shape) in enumerate(shapes):
+        x = torch.randn(shape, device=device).contiguous(memory_format=torch.channels_last_3d)
+        x.requires_grad_(i > 0)  # the first conv's input is data: no input gradient, as in training
+
+        def step(conv=conv, x=x) -> None:
+            with recipe.guard(conv), recipe.autocast():
+                out = conv(x)
+            out.backward(torch.ones_like(out))
+
+        with FlopCounterMode(display=False) as counter:
+            step()
+        gflop = counter.get_total_flops() / 1e9
+        rate = _rate(_synchronized(step, device), 1, 2, spec["seconds"])  # passes per second
+        layers.append(
+            {"input_shape": list(shape), "gflop": gflop, "seconds": 1 / rate, "gflops": gflop * rate}
+        )
+        conv.zero_grad(set_to_none=True)
+    conv_seconds = sum(layer["seconds"] for layer in layers)
+    conv_gflop = sum(layer["gflop"] for layer in layers)
+    return {
+        **spec,
+        "recipe_name": recipe.name,
+        "layers": layers,
+        "conv_seconds_per_step": conv_seconds,
+        "conv_gflops": conv_gflop / conv_seconds,
+        # the step's own GFLOP (convs + the rest) over the conv time alone: its rate if nothing else cost
+        "step_ceiling_gflops": flops_per_clip(spec["size"], spec["width"], spec.get("kt", 3))["train_gflop"]
+        * spec["batch"]
+        / conv_seconds,
+    }
 
 
 def peak_rss_mb() -> float:
@@ -395,6 +468,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-cv", action="store_true", help="skip the LOSO and 10-fold wall-time runs")
     parser.add_argument("--cost-table", action="store_true", help="only the size x width x kt cost table")
     parser.add_argument(
+        "--conv-ceiling",
+        action="store_true",
+        help="only the conv ceiling (each Conv3d alone at the step's shapes) and the matmul peaks",
+    )
+    parser.add_argument(
         "--cv-only",
         action="store_true",
         help="only the CPU-default wall times (fp32 unless --precision): a LOSO trial, a CK+-sized 10-fold",
@@ -425,7 +503,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(measure_steps(json.loads(args.worker))))
+        spec = json.loads(args.worker)
+        print(json.dumps(conv_ceiling(spec) if spec.get("mode") == "conv_ceiling" else measure_steps(spec)))
         return {}
     rounds, seconds = (1, 6.0) if args.quick else (3, 15.0)
     if args.cost_table:
@@ -479,6 +558,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     peaks = [matmul_peaks(device)]
     full = {"size": 112, "width": 1.0, "batch": 16, "warmup": 2, "settle": 8, "seconds": seconds}
+    ceiling = {"recipe": "recipe", "mode": "conv_ceiling", "seconds": seconds / 3, "device": device}
+    if args.conv_ceiling:
+        report["conv_ceiling"] = {"full_112": run_spec({**full, **ceiling})}
+        peaks.append(matmul_peaks(device))
+        report["matmul_gflops"] = {k: max(p[k] for p in peaks) for k in ("bf16", "fp32")}
+        report["matmul_gflops_each"] = peaks
+        _print_ceiling(report)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "conv_ceiling.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+        return report
     small = {
         "size": cpu.input.size,
         "width": cpu.model.width,
@@ -492,11 +581,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # precision; ratios are to the first
     chosen = choose_recipe(cpu, device).autocast_dtype
     kinds = ("plain", "recipe-fp32" if chosen == torch.bfloat16 else "recipe-bf16", "recipe")
-    report["full_112"] = interleaved([{**full, "recipe": k} for k in kinds], rounds)
+    # where the recipe compiles the step (bf16 at 112 px on CPU), also the same recipe without compiling
+    compiles = choose_recipe(cpu.with_overrides({"input.size": 112, "model.width": 1.0}), device).compile
+    kinds_112 = (*kinds[:2], "recipe-eager", kinds[2]) if compiles else kinds
+    report["full_112"] = interleaved([{**full, "recipe": k} for k in kinds_112], rounds)
     report["cpu_default"] = interleaved([{**small, "recipe": k} for k in kinds], rounds)
     report["flops"] = {
         "full_112": flops_per_clip(112, 1.0),
         "cpu_default": flops_per_clip(cpu.input.size, cpu.model.width),
+    }
+    report["conv_ceiling"] = {
+        key: run_spec({**spec, **ceiling}) for key, spec in (("full_112", full), ("cpu_default", small))
     }
     if device == "cuda":
         report["gpu_sharing"] = gpu_sharing({**small, "recipe": "recipe"}, seconds)
@@ -568,6 +663,7 @@ def _print(report: dict[str, Any]) -> None:
             f"{key:12} recipe / plain training speed: {ratio:.2f}x wall, {cpu_ratio:.2f}x per CPU-second "
             f"(train {gflop:.2f} GFLOP/clip nominal)"
         )
+    _print_ceiling(report)
     if "workers" in report:
         w = report["workers"]
         print(
@@ -583,6 +679,24 @@ def _print(report: dict[str, Any]) -> None:
             f"{name:32} wall {r['wall_s']:7.1f} s  accuracy {100 * r['pooled_accuracy']:5.1f}%  "
             f"data time {100 * r['data_fraction']:.1f}% of training  ({r['n_tested']} tested)"
         )
+
+
+def _print_ceiling(report: dict[str, Any]) -> None:
+    """Per conv layer: GFLOP/s alone, and the step's ceiling against the matmul peak."""
+    peak = report["matmul_gflops"]["bf16"]
+    for key, c in report.get("conv_ceiling", {}).items():
+        rates = " ".join(f"{layer['gflops']:.0f}" for layer in c["layers"])
+        print(
+            f"{key:12} convs alone ({c['recipe_name']}): {c['conv_seconds_per_step']:.3f} s a batch, "
+            f"{c['conv_gflops']:.0f} GFLOP/s ({100 * c['conv_gflops'] / peak:.0f}% of bf16 matmul); "
+            f"per layer {rates}; step ceiling {c['step_ceiling_gflops']:.0f} GFLOP/s"
+        )
+        steps = [r for r in report.get(key, []) if r["recipe"] == "recipe"]
+        if steps:
+            achieved = steps[0]["train_clips_s"] * report["flops"][key]["train_gflop"]
+            print(
+                f"{key:12} the recipe's step executes {100 * achieved / c['step_ceiling_gflops']:.0f}% of it"
+            )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ Init = Literal["xavier_uniform", "xavier_normal"]
 Pooling = Literal["avg", "max"]
 Optimizer = Literal["adam", "lookahead_adam"]
 Precision = Literal["auto", "fp32", "bf16"]
+Compile = Literal["auto", "on", "off"]
 EpochSize = Literal["majority", "dataset"]
 
 TEMPORAL_KERNELS = (1, 3, 5, 7, 9)
@@ -111,6 +112,8 @@ class TrainConfig:
     class_weights: bool = False  # inverse-frequency weights in the cross-entropy
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     precision: Precision = "auto"  # "auto": the per-device recipe (see fer3d.training.recipe)
+    # torch.compile of the training step; "auto": where it was measured faster (see fer3d.training.recipe)
+    compile: Compile = field(default="auto", metadata=ADDED_LATER)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from fer3d.models import build_model
 from fer3d.presets import get_config
 from fer3d.training import fit
 from fer3d.training import recipe as recipe_module
-from fer3d.training.recipe import bf16_conv_unsafe, choose_recipe, guard_bf16_convs, plain_recipe
+from fer3d.training.recipe import Recipe, bf16_conv_unsafe, choose_recipe, guard_bf16_convs, plain_recipe
 
 # One optimiser step of the tiny profile (32 px, 10 frames: time reaches 5 frames after pool2, the shape
 # where oneDNN's bf16 Conv3d backward with temporal kernel 9 crashes) under the recipe fit() would use.
@@ -119,6 +120,59 @@ def test_auto_precision_on_cpu_is_bf16_only_with_amx(monkeypatch, amx: bool, exp
     assert choose_recipe(config, "cpu").autocast_dtype == expected
 
 
+@pytest.mark.parametrize(
+    ("amx", "size", "setting", "expected"),
+    [
+        (True, 112, "auto", True),  # bf16 at full size: measured faster compiled
+        (True, 64, "auto", False),  # measured slower compiled
+        (False, 112, "auto", False),  # fp32 without AMX: not measured faster
+        (False, 32, "on", True),
+        (True, 112, "off", False),
+    ],
+)
+def test_auto_compiles_only_cpu_bf16_trainings_at_full_size(
+    monkeypatch, amx: bool, size: int, setting: str, expected: bool
+) -> None:
+    monkeypatch.setattr(recipe_module, "cpu_has_amx_bf16", lambda: amx)
+    monkeypatch.setattr(recipe_module, "cpu_has_native_bf16", lambda: True)
+    config = get_config(
+        "ckplus-paper", profile="tiny", overrides={"input.size": size, "train.compile": setting}
+    )
+    assert choose_recipe(config, "cpu").compile is expected
+
+
+@pytest.mark.slow
+def test_compiled_training_compiles_once_for_all_folds_and_tracks_eager() -> None:
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    config = get_config("ckplus-paper", profile="tiny", overrides={"train.epochs": 1, "train.batch_size": 4})
+    # bf16 (emulated where the CPU lacks it): the guard is active, which is what broke compiling per fold
+    eager = Recipe(torch.device("cpu"), torch.bfloat16, channels_last=True, fused_optimizer=True)
+    compiled = dataclasses.replace(eager, compile=True)
+    generator = torch.Generator().manual_seed(1)
+    clips = torch.randint(0, 256, (8, 1, 10, 32, 32), dtype=torch.uint8, generator=generator)
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+
+    def fold_losses(recipe) -> list[float]:  # a new model per fold, as cross-validation builds them
+        torch.manual_seed(0)
+        model = build_model(config, 3, 1)
+        return fit(model, clips, labels, config, recipe, num_classes=3, seed=0).epoch_losses
+
+    try:
+        want = fold_losses(eager)
+        before = counters["stats"]["unique_graphs"]
+        first = fold_losses(compiled)
+        graphs = counters["stats"]["unique_graphs"] - before
+        assert graphs >= 1  # it did compile
+        assert fold_losses(compiled) == first and fold_losses(compiled) == first  # same seed, same result
+        assert counters["stats"]["unique_graphs"] - before == graphs  # later folds reused the graph
+        # rounding and the compiled dropout's own random stream
+        np.testing.assert_allclose(first, want, rtol=0.02)
+    finally:
+        torch._dynamo.reset()
+
+
 def test_amx_is_read_from_the_cpu_flags(tmp_path) -> None:
     with_amx, without = tmp_path / "amx", tmp_path / "no-amx"
     with_amx.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile\n")
@@ -159,7 +213,16 @@ def test_guard_pads_time_explicitly_for_short_clips_and_restores_the_model() -> 
             assert conv(long).dtype == torch.bfloat16
     assert got.dtype == torch.bfloat16 and got.shape == want.shape
     torch.testing.assert_close(got.float(), want, rtol=0.02, atol=0.02)
-    assert "forward" not in conv.__dict__
+    assert type(conv) is torch.nn.Conv3d
+
+
+def test_guard_swaps_one_shared_class_and_does_not_nest() -> None:
+    # one guarded class per conv class, so torch.compile's guards hold from one fold's model to the next
+    first, second = torch.nn.Conv3d(2, 2, 3), torch.nn.Conv3d(2, 2, 3)
+    with guard_bf16_convs(first), guard_bf16_convs(second), guard_bf16_convs(first):
+        assert type(first) is type(second) is not torch.nn.Conv3d
+        assert type(first).__mro__[1] is torch.nn.Conv3d  # the nested guard did not wrap it twice
+    assert type(first) is type(second) is torch.nn.Conv3d
 
 
 def test_guard_falls_back_to_fp32_where_explicit_zeros_do_not_apply() -> None:

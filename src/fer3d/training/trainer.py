@@ -19,7 +19,7 @@ from fer3d.training.augment import augment
 from fer3d.training.batchnorm import recalibrate_batchnorm
 from fer3d.training.inputs import normalize, to_float
 from fer3d.training.optim import base_optimizer, make_optimizer
-from fer3d.training.recipe import Recipe
+from fer3d.training.recipe import Recipe, training_forward
 
 
 @dataclass
@@ -100,6 +100,7 @@ def fit(
     result = FitResult()
     start = time.perf_counter()
     with recipe.guard(model):
+        forward = training_forward(model, recipe)
         for epoch in tqdm(range(train.epochs), desc="train", unit="epoch", disable=not progress, leave=False):
             order = epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
             strength = train.augment.strength(epoch)
@@ -118,7 +119,7 @@ def fit(
                     batch = batch.contiguous(memory_format=torch.channels_last_3d)
                 result.data_seconds += time.perf_counter() - data_start
                 with recipe.autocast():
-                    loss = loss_fn(model(batch), device_labels[idx])
+                    loss = loss_fn(forward(batch), device_labels[idx])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
