@@ -98,7 +98,8 @@ def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
     labels = torch.randint(0, NUM_CLASSES, (spec["batch"],), generator=gen).to(device)
     guard = contextlib.ExitStack()
     guard.enter_context(recipe.guard(model))  # for the whole measurement, as ``fit`` applies it
-    forward = training_forward(model, recipe)  # compiled in the first warm-up step where the recipe says
+    # compiled in the first warm-up step where the recipe would compile a training
+    forward = training_forward(model, recipe, steps=10**6)
 
     def step() -> None:
         batch = normalize(to_float(clips), False)
@@ -142,23 +143,13 @@ def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def conv_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
-    """Each Conv3d of the model alone, forward + backward, at the shapes a training step gives it.
-
-    The step cannot beat the time its convolutions take on their own, so ``step GFLOP / sum of conv
-    times`` is the highest rate the step could execute with every other op free: the ceiling that
-    oneDNN's (or cuDNN's) convolution kernels, not the recipe, set. Run in this process with the
-    recipe applied, the conv guard included, as ``measure_steps`` does.
-    """
+def conv_passes(
+    model: nn.Module, recipe: Recipe, batch: int, size: int, device: torch.device
+) -> list[tuple[Any, float, list[int]]]:
+    """Each Conv3d of ``model`` alone at the input shape a training step gives it: ``(pass, GFLOP,
+    shape)``, where ``pass`` runs its forward + backward under the recipe (the conv guard included)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    if spec.get("threads"):
-        torch.set_num_threads(spec["threads"])
-    device = torch.device(spec.get("device", "cpu"))
-    config = _config(spec["size"], spec["width"], spec.get("kt", 3), spec["batch"])
-    recipe = _recipe(spec["recipe"], config, spec.get("threads"), device.type)
-    recipe.apply()
-    model = build_model(config, NUM_CLASSES, 1).to(device).to(memory_format=torch.channels_last_3d)
     shapes: list[tuple[nn.Conv3d, torch.Size]] = []
     hooks = [
         m.register_forward_pre_hook(lambda m, args: shapes.append((m, args[0].shape)))
@@ -166,27 +157,53 @@ def conv_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
         if isinstance(m, nn.Conv3d)
     ]
     with torch.no_grad(), recipe.guard(model), recipe.autocast():
-        model(torch.rand(spec["batch"], 1, 10, spec["size"], spec["size"], device=device))
+        model(
+            torch.rand(batch, 1, 10, size, size, device=device).contiguous(
+                memory_format=torch.channels_last_3d
+            )
+        )
     for hook in hooks:
         hook.remove()
-    layers = []
+    passes = []
     for i, (conv, shape) in enumerate(shapes):
         x = torch.randn(shape, device=device).contiguous(memory_format=torch.channels_last_3d)
         x.requires_grad_(i > 0)  # the first conv's input is data: no input gradient, as in training
 
-        def step(conv=conv, x=x) -> None:
+        def conv_pass(conv=conv, x=x) -> None:
             with recipe.guard(conv), recipe.autocast():
                 out = conv(x)
             out.backward(torch.ones_like(out))
 
         with FlopCounterMode(display=False) as counter:
-            step()
-        gflop = counter.get_total_flops() / 1e9
-        rate = _rate(_synchronized(step, device), 1, 2, spec["seconds"])  # passes per second
-        layers.append(
-            {"input_shape": list(shape), "gflop": gflop, "seconds": 1 / rate, "gflops": gflop * rate}
-        )
-        conv.zero_grad(set_to_none=True)
+            conv_pass()
+        passes.append((_synchronized(conv_pass, device), counter.get_total_flops() / 1e9, list(shape)))
+    return passes
+
+
+def _worker_setup(spec: dict[str, Any]) -> tuple[torch.device, ExperimentConfig, Recipe, nn.Module]:
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    device = torch.device(spec.get("device", "cpu"))
+    config = _config(spec["size"], spec["width"], spec.get("kt", 3), spec["batch"])
+    recipe = _recipe(spec["recipe"], config, spec.get("threads"), device.type)
+    recipe.apply()
+    torch.manual_seed(0)
+    model = build_model(config, NUM_CLASSES, 1).to(device).to(memory_format=torch.channels_last_3d)
+    return device, config, recipe, model
+
+
+def conv_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
+    """Each Conv3d of the model alone, forward + backward, at the shapes a training step gives it.
+
+    The step cannot beat the time its convolutions take on their own, so ``step GFLOP / sum of conv
+    times`` is the highest rate the step could execute with every other op free: the ceiling that
+    oneDNN's (or cuDNN's) convolution kernels, not the recipe, set.
+    """
+    device, _, recipe, model = _worker_setup(spec)
+    layers = []
+    for conv_pass, gflop, shape in conv_passes(model, recipe, spec["batch"], spec["size"], device):
+        rate = _rate(conv_pass, 1, 2, spec["seconds"])  # passes per second
+        layers.append({"input_shape": shape, "gflop": gflop, "seconds": 1 / rate, "gflops": gflop * rate})
     conv_seconds = sum(layer["seconds"] for layer in layers)
     conv_gflop = sum(layer["gflop"] for layer in layers)
     return {
@@ -199,6 +216,88 @@ def conv_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
         "step_ceiling_gflops": flops_per_clip(spec["size"], spec["width"], spec.get("kt", 3))["train_gflop"]
         * spec["batch"]
         / conv_seconds,
+    }
+
+
+def paired_rounds(spec: dict[str, Any]) -> dict[str, Any]:
+    """The eager step, the compiled step, the convs alone and a bf16 matmul, in turn, round after round,
+    in one process.
+
+    Separate runs of each cannot be compared on a machine whose speed drifts from minute to minute (the
+    AMX machine: bf16 matmul 0.6-2.0 TFLOP/s, 112 px training 3.7-8.3 clips/s between runs). Within a
+    round the four measurements are seconds apart, so their ratios cancel the drift; the medians over
+    rounds are the figures to quote.
+    """
+    device, config, recipe, model = _worker_setup(spec)
+    optimizer = make_optimizer(model, config.train, fused=recipe.fused_optimizer)
+    loss_fn = nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(0)
+    shape = (spec["batch"], 1, 10, spec["size"], spec["size"])
+    clips = torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8).to(device)
+    labels = torch.randint(0, NUM_CLASSES, (spec["batch"],), generator=gen).to(device)
+    passes = conv_passes(model, recipe, spec["batch"], spec["size"], device)
+    n = 2048
+    a, b = (torch.rand(n, n, device=device).to(torch.bfloat16) for _ in range(2))
+
+    with recipe.guard(model):
+        compiled = torch.compile(model, dynamic=False)
+
+        def step(forward) -> None:
+            batch = normalize(to_float(clips), False).contiguous(memory_format=torch.channels_last_3d)
+            with recipe.autocast():
+                loss = loss_fn(forward(batch), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        arms = {
+            "eager": _synchronized(lambda: step(model), device),
+            "compiled": _synchronized(lambda: step(compiled), device),
+            "convs": lambda: [conv_pass() for conv_pass, _, _ in passes],
+            "matmul": _synchronized(lambda: a @ b, device),
+        }
+        reps = {}
+        for name, arm in arms.items():  # warm up (compiling, heap growth), then size each arm to ~1 s
+            for _ in range(spec["warmup"]):
+                arm()
+            start = time.perf_counter()
+            arm()
+            reps[name] = max(1, round(1.0 / (time.perf_counter() - start)))
+        rounds: list[dict[str, float]] = []
+        for _ in range(spec["rounds"]):
+            seconds = {}
+            for name, arm in arms.items():
+                start = time.perf_counter()
+                for _ in range(reps[name]):
+                    arm()
+                seconds[name] = (time.perf_counter() - start) / reps[name]
+            rounds.append(seconds)
+    step_gflop = flops_per_clip(spec["size"], spec["width"], spec.get("kt", 3))["train_gflop"] * spec["batch"]
+    gflops = {
+        "eager": [step_gflop / r["eager"] for r in rounds],
+        "compiled": [step_gflop / r["compiled"] for r in rounds],
+        "conv_ceiling": [step_gflop / r["convs"] for r in rounds],
+        "matmul_bf16": [2 * n**3 / 1e9 / r["matmul"] for r in rounds],
+    }
+
+    def ratio(top: str, bottom: str) -> dict[str, float]:
+        values = [x / y for x, y in zip(gflops[top], gflops[bottom], strict=True)]
+        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+    return {
+        **spec,
+        "recipe_name": recipe.name,
+        "reps_per_round": reps,
+        "gflops_per_round": gflops,
+        "median_gflops": {k: statistics.median(v) for k, v in gflops.items()},
+        "ratios": {
+            "eager_of_matmul": ratio("eager", "matmul_bf16"),
+            "compiled_of_matmul": ratio("compiled", "matmul_bf16"),
+            "conv_ceiling_of_matmul": ratio("conv_ceiling", "matmul_bf16"),
+            "eager_of_conv_ceiling": ratio("eager", "conv_ceiling"),
+            "compiled_of_conv_ceiling": ratio("compiled", "conv_ceiling"),
+            "compiled_over_eager": ratio("compiled", "eager"),
+        },
     }
 
 
@@ -468,6 +567,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-cv", action="store_true", help="skip the LOSO and 10-fold wall-time runs")
     parser.add_argument("--cost-table", action="store_true", help="only the size x width x kt cost table")
     parser.add_argument(
+        "--paired",
+        action="store_true",
+        help="only the paired rounds: eager and compiled steps, convs alone, bf16 matmul in turn",
+    )
+    parser.add_argument(
         "--conv-ceiling",
         action="store_true",
         help="only the conv ceiling (each Conv3d alone at the step's shapes) and the matmul peaks",
@@ -496,6 +600,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="--cv-only in this precision (bf16 adds _bf16; the cost table's precision is the recipe's)",
     )
     parser.add_argument(
+        "--compile",
+        choices=("auto", "on", "off"),
+        help="--cv-only with this train.compile (on / off add _compiled / _eager)",
+    )
+    parser.add_argument(
         "--device",
         default="cpu",
         help="cpu (default) or cuda: the speed tables on that device (cuda writes training_cuda.json, "
@@ -504,7 +613,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     if args.worker:
         spec = json.loads(args.worker)
-        print(json.dumps(conv_ceiling(spec) if spec.get("mode") == "conv_ceiling" else measure_steps(spec)))
+        modes = {"conv_ceiling": conv_ceiling, "paired": paired_rounds}
+        print(json.dumps(modes.get(spec.get("mode", ""), measure_steps)(spec)))
         return {}
     rounds, seconds = (1, 6.0) if args.quick else (3, 15.0)
     if args.cost_table:
@@ -528,11 +638,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         overrides = {key: value for value, key, _ in given}
         if args.ramp_epochs is not None:
             overrides["train.augment.ramp_epochs"] = args.ramp_epochs
+        if args.compile:
+            overrides["train.compile"] = args.compile
         cpu = cpu.with_overrides(overrides)
         name = "cv_ckplus_sized" + "".join(suffix.format(value) for value, _, suffix in given)
         # a run with an augmentation ramp says so in its name (the files without one predate it)
         ramp = cpu.train.augment.ramp_epochs
         name += f"_ramp{ramp}" if ramp else ""
+        name += {"on": "_compiled", "off": "_eager"}.get(args.compile or "auto", "")
         name += "_bf16.json" if args.precision == "bf16" else ".json"
         report = {
             "load_avg_at_start": os.getloadavg(),
@@ -541,6 +654,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "batch_size": cpu.train.batch_size,
             "epochs": cpu.train.epochs,
             "ramp_epochs": ramp,
+            "compile": cpu.train.compile,
             "cpu_has_amx_bf16": cpu_has_amx_bf16(),
             **cv_benchmarks(cpu, (args.precision,)),
         }
@@ -559,6 +673,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     peaks = [matmul_peaks(device)]
     full = {"size": 112, "width": 1.0, "batch": 16, "warmup": 2, "settle": 8, "seconds": seconds}
     ceiling = {"recipe": "recipe", "mode": "conv_ceiling", "seconds": seconds / 3, "device": device}
+    paired = {"recipe": "recipe", "mode": "paired", "warmup": 3, "rounds": 4 if args.quick else 12}
+    paired_specs = {"full_112": {**full, **paired}, "cpu_default": {**small_spec(cpu), **paired}}
+    if args.paired:
+        report["paired"] = {key: run_spec({**spec, "device": device}) for key, spec in paired_specs.items()}
+        _print_paired(report)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "paired.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+        return report
     if args.conv_ceiling:
         report["conv_ceiling"] = {"full_112": run_spec({**full, **ceiling})}
         peaks.append(matmul_peaks(device))
@@ -568,23 +690,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "conv_ceiling.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
         return report
-    small = {
-        "size": cpu.input.size,
-        "width": cpu.model.width,
-        "batch": cpu.train.batch_size,
-        "warmup": 3,
-        "settle": 10,
-        "seconds": seconds,
-    }
+    small = {**small_spec(cpu), "warmup": 3, "settle": 10, "seconds": seconds}
     full, small = {**full, "device": device}, {**small, "device": device}
     # the last is what the library uses (bf16 with AMX or on a GPU, else fp32), the middle the other
     # precision; ratios are to the first
     chosen = choose_recipe(cpu, device).autocast_dtype
     kinds = ("plain", "recipe-fp32" if chosen == torch.bfloat16 else "recipe-bf16", "recipe")
     # where the recipe compiles the step (bf16 at 112 px on CPU), also the same recipe without compiling
-    compiles = choose_recipe(cpu.with_overrides({"input.size": 112, "model.width": 1.0}), device).compile
-    kinds_112 = (*kinds[:2], "recipe-eager", kinds[2]) if compiles else kinds
-    report["full_112"] = interleaved([{**full, "recipe": k} for k in kinds_112], rounds)
+    compiles = choose_recipe(cpu, device).compile_from_steps is not None
+    if compiles:
+        kinds = (*kinds[:2], "recipe-eager", kinds[2])
+    report["full_112"] = interleaved([{**full, "recipe": k} for k in kinds], rounds)
     report["cpu_default"] = interleaved([{**small, "recipe": k} for k in kinds], rounds)
     report["flops"] = {
         "full_112": flops_per_clip(112, 1.0),
@@ -593,6 +709,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report["conv_ceiling"] = {
         key: run_spec({**spec, **ceiling}) for key, spec in (("full_112", full), ("cpu_default", small))
     }
+    report["paired"] = {key: run_spec({**spec, "device": device}) for key, spec in paired_specs.items()}
     if device == "cuda":
         report["gpu_sharing"] = gpu_sharing({**small, "recipe": "recipe"}, seconds)
     else:
@@ -664,6 +781,7 @@ def _print(report: dict[str, Any]) -> None:
             f"(train {gflop:.2f} GFLOP/clip nominal)"
         )
     _print_ceiling(report)
+    _print_paired(report)
     if "workers" in report:
         w = report["workers"]
         print(
@@ -678,6 +796,31 @@ def _print(report: dict[str, Any]) -> None:
         print(
             f"{name:32} wall {r['wall_s']:7.1f} s  accuracy {100 * r['pooled_accuracy']:5.1f}%  "
             f"data time {100 * r['data_fraction']:.1f}% of training  ({r['n_tested']} tested)"
+        )
+
+
+def small_spec(cpu: ExperimentConfig) -> dict[str, Any]:
+    """The CPU default's model and batch, as benchmark specs name them."""
+    return {"size": cpu.input.size, "width": cpu.model.width, "batch": cpu.train.batch_size}
+
+
+def _print_paired(report: dict[str, Any]) -> None:
+    """Medians over the paired rounds (ratios taken within each round)."""
+    for key, p in report.get("paired", {}).items():
+        g, r = p["median_gflops"], p["ratios"]
+        print(
+            f"{key:12} paired, {len(p['gflops_per_round']['eager'])} rounds (GFLOP/s medians): eager "
+            f"{g['eager']:.0f}, compiled {g['compiled']:.0f}, convs alone {g['conv_ceiling']:.0f}, "
+            f"bf16 matmul {g['matmul_bf16']:.0f}"
+        )
+        print(
+            f"{key:12} within rounds: eager {100 * r['eager_of_matmul']['median']:.0f}% / compiled "
+            f"{100 * r['compiled_of_matmul']['median']:.0f}% / convs alone "
+            f"{100 * r['conv_ceiling_of_matmul']['median']:.0f}% of the bf16 matmul; eager "
+            f"{100 * r['eager_of_conv_ceiling']['median']:.0f}% / compiled "
+            f"{100 * r['compiled_of_conv_ceiling']['median']:.0f}% of the convs alone; compiled / eager "
+            f"{r['compiled_over_eager']['median']:.2f}x ({r['compiled_over_eager']['min']:.2f}-"
+            f"{r['compiled_over_eager']['max']:.2f})"
         )
 
 

@@ -111,9 +111,11 @@ def test_negative_augmentation_ramp_is_rejected() -> None:
 
 
 def test_a_field_added_later_leaves_old_fingerprints_alone_at_its_default() -> None:
-    """Run folders and studies made before ``ramp_epochs`` existed still match their configs."""
+    """Run folders and studies made before ``ramp_epochs`` and ``compile`` existed still match."""
     config = get_config("ckplus-paper")
     before = config.to_dict()
     del before["train"]["augment"]["ramp_epochs"]
+    del before["train"]["compile"]
     assert config.fingerprint() == fingerprint(before)
     assert config.with_overrides({"train.augment.ramp_epochs": 5}).fingerprint() != config.fingerprint()
+    assert config.with_overrides({"train.compile": "off"}).fingerprint() != config.fingerprint()

@@ -16,7 +16,15 @@ from fer3d.models import build_model
 from fer3d.presets import get_config
 from fer3d.training import fit
 from fer3d.training import recipe as recipe_module
-from fer3d.training.recipe import Recipe, bf16_conv_unsafe, choose_recipe, guard_bf16_convs, plain_recipe
+from fer3d.training.recipe import (
+    AUTO_COMPILE_FROM_STEPS,
+    Recipe,
+    bf16_conv_unsafe,
+    choose_recipe,
+    guard_bf16_convs,
+    plain_recipe,
+    training_forward,
+)
 
 # One optimiser step of the tiny profile (32 px, 10 frames: time reaches 5 frames after pool2, the shape
 # where oneDNN's bf16 Conv3d backward with temporal kernel 9 crashes) under the recipe fit() would use.
@@ -121,24 +129,26 @@ def test_auto_precision_on_cpu_is_bf16_only_with_amx(monkeypatch, amx: bool, exp
 
 
 @pytest.mark.parametrize(
-    ("amx", "size", "setting", "expected"),
+    ("amx", "setting", "expected"),
     [
-        (True, 112, "auto", True),  # bf16 at full size: measured faster compiled
-        (True, 64, "auto", False),  # measured slower compiled
-        (False, 112, "auto", False),  # fp32 without AMX: not measured faster
-        (False, 32, "on", True),
-        (True, 112, "off", False),
+        (True, "auto", AUTO_COMPILE_FROM_STEPS),  # bf16 on CPU: long trainings compile
+        (False, "auto", None),  # fp32 without AMX: not measured faster
+        (False, "on", 0),
+        (True, "off", None),
     ],
 )
-def test_auto_compiles_only_cpu_bf16_trainings_at_full_size(
-    monkeypatch, amx: bool, size: int, setting: str, expected: bool
-) -> None:
+def test_auto_compiles_only_long_cpu_bf16_trainings(monkeypatch, amx: bool, setting: str, expected) -> None:
     monkeypatch.setattr(recipe_module, "cpu_has_amx_bf16", lambda: amx)
     monkeypatch.setattr(recipe_module, "cpu_has_native_bf16", lambda: True)
-    config = get_config(
-        "ckplus-paper", profile="tiny", overrides={"input.size": size, "train.compile": setting}
-    )
-    assert choose_recipe(config, "cpu").compile is expected
+    config = get_config("ckplus-paper", profile="tiny", overrides={"train.compile": setting})
+    recipe = choose_recipe(config, "cpu")
+    assert recipe.compile_from_steps == expected
+    model = torch.nn.Linear(2, 2)
+    if expected is not None:  # compiled from the threshold on, eager below it
+        assert training_forward(model, recipe, steps=expected) is not model
+        assert expected == 0 or training_forward(model, recipe, steps=expected - 1) is model
+    else:
+        assert training_forward(model, recipe, steps=10**9) is model
 
 
 @pytest.mark.slow
@@ -149,15 +159,18 @@ def test_compiled_training_compiles_once_for_all_folds_and_tracks_eager() -> Non
     config = get_config("ckplus-paper", profile="tiny", overrides={"train.epochs": 1, "train.batch_size": 4})
     # bf16 (emulated where the CPU lacks it): the guard is active, which is what broke compiling per fold
     eager = Recipe(torch.device("cpu"), torch.bfloat16, channels_last=True, fused_optimizer=True)
-    compiled = dataclasses.replace(eager, compile=True)
+    compiled = dataclasses.replace(eager, compile_from_steps=0)
     generator = torch.Generator().manual_seed(1)
-    clips = torch.randint(0, 256, (8, 1, 10, 32, 32), dtype=torch.uint8, generator=generator)
-    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    clips = torch.randint(0, 256, (11, 1, 10, 32, 32), dtype=torch.uint8, generator=generator)
+    # balanced epochs of 9 clips (batches 4, 4, 1: the lone clip is skipped) and, for the second
+    # fold's labels, 15 (4, 4, 4, 3: a short last batch, which must not cost a compile of its own)
+    folds = {"even": np.array([0, 1, 2, 0, 1, 2, 0, 1]), "short_last": np.array([0] * 5 + [1] * 3 + [2] * 3)}
 
-    def fold_losses(recipe) -> list[float]:  # a new model per fold, as cross-validation builds them
+    def fold_losses(recipe, fold="even") -> list[float]:  # a new model per fold, as cross-validation does
         torch.manual_seed(0)
         model = build_model(config, 3, 1)
-        return fit(model, clips, labels, config, recipe, num_classes=3, seed=0).epoch_losses
+        labels = folds[fold]
+        return fit(model, clips[: len(labels)], labels, config, recipe, num_classes=3, seed=0).epoch_losses
 
     try:
         want = fold_losses(eager)
@@ -166,6 +179,7 @@ def test_compiled_training_compiles_once_for_all_folds_and_tracks_eager() -> Non
         graphs = counters["stats"]["unique_graphs"] - before
         assert graphs >= 1  # it did compile
         assert fold_losses(compiled) == first and fold_losses(compiled) == first  # same seed, same result
+        assert np.isfinite(fold_losses(compiled, "short_last")).all()
         assert counters["stats"]["unique_graphs"] - before == graphs  # later folds reused the graph
         # rounding and the compiled dropout's own random stream
         np.testing.assert_allclose(first, want, rtol=0.02)

@@ -26,13 +26,14 @@ without it (tested in a subprocess with ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16``)
 CUDA: bf16 autocast where supported, cuDNN autotuning, channels-last-3d, fused Adam.
 ``train.precision`` ("fp32" or "bf16") overrides the precision.
 
-``torch.compile`` of the training step (``train.compile``): with bf16 on the AMX machine it fuses the
-memory-bound batch-norm and activation passes around the convolutions, worth +15-20% at 112 px (width 1:
-4.4 against 2.9-4.1 clips/s, width 0.5: 12.0 against 10.0) for about 45 s of compiling per process and
-batch shape. At 64 px it measured 7-12% slower, at the CPU default (40 px, width 0.25, one thread) about
-the same (122-129 against 101-136 clips/s) after a 42 s compile, and on the earlier machine without AMX
-(fp32) it did not help training either, so ``auto`` compiles only CPU bf16 trainings from
-``COMPILE_FROM_INPUT_SIZE`` up.
+``torch.compile`` of the training step (``train.compile``) fuses the memory-bound batch-norm, activation
+and pooling passes between the convolutions. Measured on the AMX machine in bf16 with
+``bench_training --paired`` (eager and compiled steps in turn in one process, so the machine's drift
+cancels): 1.20x eager at the CPU default with one thread (1.15-1.25 over 10 rounds), 1.23x with two,
+1.30x at 64 px, and no gain at 112 px (0.95x, 0.69-1.70), for 40-50 s of compiling per process and
+architecture. Separate runs minutes apart had suggested the opposite; on that machine only paired
+rounds compare. Without AMX (fp32) it did not help training (the speed issue's measurement). So
+``auto`` compiles CPU bf16 trainings of at least ``AUTO_COMPILE_FROM_STEPS`` steps.
 """
 
 from __future__ import annotations
@@ -111,7 +112,9 @@ class Recipe:
     channels_last: bool
     fused_optimizer: bool = False  # one fused kernel for the whole Adam step
     threads: int | None = None  # intra-op threads for this process; None leaves PyTorch's default
-    compile: bool = False  # torch.compile the model's training forward (and so its backward)
+    # torch.compile the training step (forward, and so backward) of trainings of at least this many
+    # optimiser steps; None: never. Compiling costs 40-50 s per process and architecture.
+    compile_from_steps: int | None = None
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast_dtype is None:
@@ -139,7 +142,7 @@ class Recipe:
         parts = [self.device.type, precision]
         parts += ["channels_last_3d"] if self.channels_last else []
         parts += ["fused_adam"] if self.fused_optimizer else []
-        parts += ["compile"] if self.compile else []
+        parts += ["compile"] if self.compile_from_steps is not None else []
         return "+".join(parts)
 
 
@@ -181,36 +184,41 @@ def choose_recipe(
         precision = "fp32"  # emulated bf16 is several times slower than fp32
     dtype = torch.bfloat16 if precision == "bf16" else None
     fused = device.type in ("cpu", "cuda")
-    compile_step = config.train.compile == "on" or (
-        config.train.compile == "auto"
-        and device.type == "cpu"
-        and dtype == torch.bfloat16
-        and config.input.size >= COMPILE_FROM_INPUT_SIZE
-    )
+    compile_from_steps = {"on": 0, "off": None}.get(config.train.compile, AUTO_COMPILE_FROM_STEPS)
+    if config.train.compile == "auto" and not (device.type == "cpu" and dtype == torch.bfloat16):
+        compile_from_steps = None  # measured only there
     return Recipe(
         device=device,
         autocast_dtype=dtype,
         channels_last=True,
         fused_optimizer=fused,
         threads=threads,
-        compile=compile_step,
+        compile_from_steps=compile_from_steps,
     )
 
 
-# ``train.compile: auto`` compiles CPU bf16 trainings from this input size on: measured faster at 112 px,
-# slower at 64 px and below (module docstring).
-COMPILE_FROM_INPUT_SIZE = 112
+# ``train.compile: auto`` compiles CPU bf16 trainings this long: a CPU-default fold takes about 900 steps
+# and a fold worker reuses the compiled graph for its later folds, so the 40-50 s compile is paid back;
+# the test suite's few-step trainings stay eager.
+AUTO_COMPILE_FROM_STEPS = 500
 
 
-def training_forward(model: nn.Module, recipe: Recipe) -> nn.Module:
-    """What a training loop calls: ``model`` itself, or its compiled form under ``recipe.compile``.
+def training_forward(model: nn.Module, recipe: Recipe, steps: int) -> nn.Module:
+    """What a training loop of ``steps`` optimiser steps calls: ``model`` itself, or its compiled form
+    where ``recipe.compile_from_steps`` says.
 
     Call it inside ``recipe.guard(model)``, so the compiled graph includes the guard's padding and is
-    traced once. ``dynamic=False``: a fold has two batch shapes (full and last), each compiled once,
-    rather than a slower shape-generic graph. The compiled wrapper shares ``model``'s parameters, so
-    saving and evaluating ``model`` are unchanged.
+    traced once. ``dynamic=False``: one graph for the full batch, rather than a slower shape-generic
+    one; ``fit`` runs a fold's short last batch (its size differs from fold to fold) eagerly. The
+    compiled wrapper shares ``model``'s parameters, so saving and evaluating ``model`` are unchanged.
     """
-    return torch.compile(model, dynamic=False) if recipe.compile else model
+    threshold = recipe.compile_from_steps
+    if threshold is None or steps < threshold:
+        return model
+    # compiling is a speed-up, not a requirement: where it fails (no C++ compiler, say) dynamo warns and
+    # the step runs eagerly instead of a long run crashing at its first step
+    torch._dynamo.config.suppress_errors = True
+    return torch.compile(model, dynamic=False)
 
 
 def plain_recipe(device: torch.device | str = "cpu") -> Recipe:

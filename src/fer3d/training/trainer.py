@@ -99,10 +99,15 @@ def fit(
     device_labels = torch.from_numpy(labels).to(recipe.device)
     result = FitResult()
     start = time.perf_counter()
+    first_order = epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
     with recipe.guard(model):
-        forward = training_forward(model, recipe)
+        forward = training_forward(model, recipe, steps=train.epochs * (len(first_order) // train.batch_size))
         for epoch in tqdm(range(train.epochs), desc="train", unit="epoch", disable=not progress, leave=False):
-            order = epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
+            order = (
+                first_order
+                if epoch == 0
+                else epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
+            )
             strength = train.augment.strength(epoch)
             total, seen = 0.0, 0
             for first in range(0, len(order), train.batch_size):
@@ -119,7 +124,9 @@ def fit(
                     batch = batch.contiguous(memory_format=torch.channels_last_3d)
                 result.data_seconds += time.perf_counter() - data_start
                 with recipe.autocast():
-                    loss = loss_fn(forward(batch), device_labels[idx])
+                    # a short last batch runs eager: compiling its size too would cost a compile per fold
+                    step_model = forward if len(index) == train.batch_size else model
+                    loss = loss_fn(step_model(batch), device_labels[idx])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
