@@ -30,7 +30,7 @@ CUDA: bf16 autocast where supported, cuDNN autotuning, channels-last-3d, fused A
 and pooling passes between the convolutions. Measured on the AMX machine in bf16 with
 ``bench_training --paired`` (eager and compiled steps in turn in one process, so the machine's drift
 cancels): 1.20x eager at the CPU default with one thread (1.15-1.25 over 10 rounds), 1.23x with two,
-1.30x at 64 px, and no gain at 112 px (0.95x, 0.69-1.70), for 40-50 s of compiling per process and
+1.30x at 64 px, and no gain at 112 px (0.95x and 1.03x in two runs), for 40-50 s of compiling per process and
 architecture. Separate runs minutes apart had suggested the opposite; on that machine only paired
 rounds compare. Without AMX (fp32) it did not help training (the speed issue's measurement). So
 ``auto`` compiles CPU bf16 trainings of at least ``AUTO_COMPILE_FROM_STEPS`` steps.
