@@ -187,6 +187,20 @@ def test_compiled_training_compiles_once_for_all_folds_and_tracks_eager() -> Non
         torch._dynamo.reset()
 
 
+def test_a_new_architecture_drops_the_previous_graphs(monkeypatch) -> None:
+    # a search worker trains one architecture after another; dynamo stops compiling after 8 graphs
+    resets = []
+    monkeypatch.setattr(torch._dynamo, "reset", lambda: resets.append(1))
+    monkeypatch.setattr(recipe_module, "_compiled_architecture", None)
+    recipe = Recipe(torch.device("cpu"), torch.bfloat16, channels_last=True, compile_from_steps=0)
+    first, same, other = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.Linear(2, 3)
+    training_forward(first, recipe, steps=1)
+    training_forward(same, recipe, steps=1)  # the next fold of the same trial keeps the graph
+    assert len(resets) == 1
+    training_forward(other, recipe, steps=1)
+    assert len(resets) == 2
+
+
 def test_amx_is_read_from_the_cpu_flags(tmp_path) -> None:
     with_amx, without = tmp_path / "amx", tmp_path / "no-amx"
     with_amx.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile\n")

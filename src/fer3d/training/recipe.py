@@ -218,7 +218,18 @@ def training_forward(model: nn.Module, recipe: Recipe, steps: int) -> nn.Module:
     # compiling is a speed-up, not a requirement: where it fails (no C++ compiler, say) dynamo warns and
     # the step runs eagerly instead of a long run crashing at its first step
     torch._dynamo.config.suppress_errors = True
+    global _compiled_architecture
+    architecture = f"{recipe.autocast_dtype} {model}"
+    if architecture != _compiled_architecture:
+        # A search worker trains trial after trial in one process. Without this reset each new
+        # architecture adds a graph, and after 8 dynamo would stop compiling and silently run eagerly;
+        # folds of one trial share the architecture and keep its graph.
+        torch._dynamo.reset()
+        _compiled_architecture = architecture
     return torch.compile(model, dynamic=False)
+
+
+_compiled_architecture: str | None = None  # what this process last compiled (see training_forward)
 
 
 def plain_recipe(device: torch.device | str = "cpu") -> Recipe:
