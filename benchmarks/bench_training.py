@@ -8,7 +8,7 @@ measured per configuration. Run ``python -m benchmarks.bench_training`` (``--qui
 from __future__ import annotations
 
 import argparse
-import contextlib
+import dataclasses
 import json
 import os
 import resource
@@ -77,31 +77,35 @@ def _synchronized(fn, device: torch.device):
     return run
 
 
-def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
-    """Forward + backward + optimiser steps on random clips, in this process; returns clips/s and memory."""
+def _worker_setup(spec: dict[str, Any]) -> tuple[torch.device, ExperimentConfig, Recipe, nn.Module]:
+    """The spec's thread count, device, config, recipe (applied, but for the plain baseline) and model."""
     if spec.get("threads"):
         torch.set_num_threads(spec["threads"])
     device = torch.device(spec.get("device", "cpu"))
     config = _config(spec["size"], spec["width"], spec.get("kt", 3), spec["batch"])
     recipe = _recipe(spec["recipe"], config, spec.get("threads"), device.type)
-    recipe.apply() if spec["recipe"] != "plain" else None  # the plain baseline keeps glibc's defaults
+    if spec["recipe"] != "plain":  # the plain baseline keeps glibc's defaults
+        recipe.apply()
     torch.manual_seed(0)
     model = build_model(config, NUM_CLASSES, 1).to(device)
     if recipe.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
+    return device, config, recipe, model
+
+
+def _training_step(
+    spec: dict[str, Any], device: torch.device, config: ExperimentConfig, recipe: Recipe, model: nn.Module
+):
+    """``(step, clips)``: ``step(forward)`` runs one forward + backward + optimiser step of ``model`` through
+    ``forward`` (the model or its compiled form) on the spec's random uint8 ``clips``, as ``fit`` does."""
     optimizer = make_optimizer(model, config.train, fused=recipe.fused_optimizer)
     loss_fn = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(0)
-    clips = torch.randint(
-        0, 256, (spec["batch"], 1, 10, spec["size"], spec["size"]), generator=gen, dtype=torch.uint8
-    ).to(device)
+    shape = (spec["batch"], 1, 10, spec["size"], spec["size"])
+    clips = torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8).to(device)
     labels = torch.randint(0, NUM_CLASSES, (spec["batch"],), generator=gen).to(device)
-    guard = contextlib.ExitStack()
-    guard.enter_context(recipe.guard(model))  # for the whole measurement, as ``fit`` applies it
-    # compiled in the first warm-up step where the recipe would compile a training
-    forward = training_forward(model, recipe, steps=10**6)
 
-    def step() -> None:
+    def step(forward: nn.Module) -> None:
         batch = normalize(to_float(clips), False)
         if recipe.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last_3d)
@@ -111,31 +115,45 @@ def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
         loss.backward()
         optimizer.step()
 
+    return step, clips
+
+
+def _step_gflop(spec: dict[str, Any]) -> float:
+    """Nominal GFLOP of one training step (a batch) of the spec's model."""
+    return flops_per_clip(spec["size"], spec["width"], spec.get("kt", 3))["train_gflop"] * spec["batch"]
+
+
+def measure_steps(spec: dict[str, Any]) -> dict[str, Any]:
+    """Forward + backward + optimiser steps on random clips, in this process; returns clips/s and memory."""
+    device, config, recipe, model = _worker_setup(spec)
+    step, clips = _training_step(spec, device, config, recipe, model)
     out: dict[str, Any] = {**spec, "recipe_name": recipe.name if spec["recipe"] != "plain" else "plain-fp32"}
-    cpu: dict[str, float] = {}
-    out["train_clips_s"] = _rate(
-        _synchronized(step, device),
-        spec["batch"],
-        spec["warmup"],
-        spec["seconds"],
-        cpu,
-        settle=spec.get("settle", 0),
-        start_at=spec.get("start_at"),
-    )
-    out["train_clips_per_cpu_s"] = cpu["rate"]
-    out["warmup_steps"], out["faults_per_step"] = cpu["warmup_steps"], round(cpu["faults_per_step"])
-    model.eval()
+    with recipe.guard(model):  # for the whole measurement, as ``fit`` applies it
+        # compiled in the first warm-up step where the recipe would compile a training
+        forward = training_forward(model, recipe, steps=10**6)
+        cpu: dict[str, float] = {}
+        out["train_clips_s"] = _rate(
+            _synchronized(lambda: step(forward), device),
+            spec["batch"],
+            spec["warmup"],
+            spec["seconds"],
+            cpu,
+            settle=spec.get("settle", 0),
+            start_at=spec.get("start_at"),
+        )
+        out["train_clips_per_cpu_s"] = cpu["rate"]
+        out["warmup_steps"], out["faults_per_step"] = cpu["warmup_steps"], round(cpu["faults_per_step"])
+        model.eval()
 
-    @torch.no_grad()
-    def infer() -> None:  # eager, as ``predict_proba``
-        batch = to_float(clips)
-        if recipe.channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last_3d)
-        with recipe.autocast():
-            model(batch)
+        @torch.no_grad()
+        def infer() -> None:  # eager, as ``predict_proba``
+            batch = to_float(clips)
+            if recipe.channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last_3d)
+            with recipe.autocast():
+                model(batch)
 
-    out["infer_clips_s"] = _rate(_synchronized(infer, device), spec["batch"], 1, spec["seconds"] / 2)
-    guard.close()
+        out["infer_clips_s"] = _rate(_synchronized(infer, device), spec["batch"], 1, spec["seconds"] / 2)
     out["peak_rss_mb"] = peak_rss_mb()
     if device.type == "cuda":
         out["peak_device_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
@@ -180,18 +198,6 @@ def conv_passes(
     return passes
 
 
-def _worker_setup(spec: dict[str, Any]) -> tuple[torch.device, ExperimentConfig, Recipe, nn.Module]:
-    if spec.get("threads"):
-        torch.set_num_threads(spec["threads"])
-    device = torch.device(spec.get("device", "cpu"))
-    config = _config(spec["size"], spec["width"], spec.get("kt", 3), spec["batch"])
-    recipe = _recipe(spec["recipe"], config, spec.get("threads"), device.type)
-    recipe.apply()
-    torch.manual_seed(0)
-    model = build_model(config, NUM_CLASSES, 1).to(device).to(memory_format=torch.channels_last_3d)
-    return device, config, recipe, model
-
-
 def conv_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
     """Each Conv3d of the model alone, forward + backward, at the shapes a training step gives it.
 
@@ -213,9 +219,7 @@ def conv_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
         "conv_seconds_per_step": conv_seconds,
         "conv_gflops": conv_gflop / conv_seconds,
         # the step's own GFLOP (convs + the rest) over the conv time alone: its rate if nothing else cost
-        "step_ceiling_gflops": flops_per_clip(spec["size"], spec["width"], spec.get("kt", 3))["train_gflop"]
-        * spec["batch"]
-        / conv_seconds,
+        "step_ceiling_gflops": _step_gflop(spec) / conv_seconds,
     }
 
 
@@ -229,27 +233,14 @@ def paired_rounds(spec: dict[str, Any]) -> dict[str, Any]:
     rounds are the figures to quote.
     """
     device, config, recipe, model = _worker_setup(spec)
-    optimizer = make_optimizer(model, config.train, fused=recipe.fused_optimizer)
-    loss_fn = nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(0)
-    shape = (spec["batch"], 1, 10, spec["size"], spec["size"])
-    clips = torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8).to(device)
-    labels = torch.randint(0, NUM_CLASSES, (spec["batch"],), generator=gen).to(device)
+    step, _ = _training_step(spec, device, config, recipe, model)
     passes = conv_passes(model, recipe, spec["batch"], spec["size"], device)
     n = 2048
     a, b = (torch.rand(n, n, device=device).to(torch.bfloat16) for _ in range(2))
 
     with recipe.guard(model):
-        compiled = torch.compile(model, dynamic=False)
-
-        def step(forward) -> None:
-            batch = normalize(to_float(clips), False).contiguous(memory_format=torch.channels_last_3d)
-            with recipe.autocast():
-                loss = loss_fn(forward(batch), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-
+        # compiled as ``fit`` compiles, whatever the recipe's own threshold
+        compiled = training_forward(model, dataclasses.replace(recipe, compile_from_steps=0), steps=1)
         arms = {
             "eager": _synchronized(lambda: step(model), device),
             "compiled": _synchronized(lambda: step(compiled), device),
@@ -272,7 +263,7 @@ def paired_rounds(spec: dict[str, Any]) -> dict[str, Any]:
                     arm()
                 seconds[name] = (time.perf_counter() - start) / reps[name]
             rounds.append(seconds)
-    step_gflop = flops_per_clip(spec["size"], spec["width"], spec.get("kt", 3))["train_gflop"] * spec["batch"]
+    step_gflop = _step_gflop(spec)
     gflops = {
         "eager": [step_gflop / r["eager"] for r in rounds],
         "compiled": [step_gflop / r["compiled"] for r in rounds],
@@ -619,12 +610,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rounds, seconds = (1, 6.0) if args.quick else (3, 15.0)
     if args.cost_table:
         rows = cost_table(seconds)
-        RESULTS.mkdir(parents=True, exist_ok=True)
         # the recipe's precision names the file: an AMX machine measures bf16, others fp32
         bf16 = (
             choose_recipe(get_config("ckplus-paper", profile="cpu"), "cpu").autocast_dtype == torch.bfloat16
         )
-        (RESULTS / f"cost_table{'_bf16' if bf16 else ''}.json").write_text(json.dumps(rows, indent=1) + "\n")
+        _write(rows, f"cost_table{'_bf16' if bf16 else ''}.json")
         return {"cost_table": rows}
     cpu = get_config("ckplus-paper", profile="cpu")
     if args.cv_only:
@@ -658,10 +648,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "cpu_has_amx_bf16": cpu_has_amx_bf16(),
             **cv_benchmarks(cpu, (args.precision,)),
         }
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / name).write_text(json.dumps(report, indent=1) + "\n")
         print(json.dumps(report, indent=1))
-        return report
+        return _write(report, name)
     device = args.device
     report: dict[str, Any] = {
         "torch": torch.__version__,
@@ -670,35 +658,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "cpu_has_amx_bf16": cpu_has_amx_bf16(),
         "load_avg_at_start": os.getloadavg(),
     }
-    peaks = [matmul_peaks(device)]
     full = {"size": 112, "width": 1.0, "batch": 16, "warmup": 2, "settle": 8, "seconds": seconds}
     ceiling = {"recipe": "recipe", "mode": "conv_ceiling", "seconds": seconds / 3, "device": device}
     paired = {"recipe": "recipe", "mode": "paired", "warmup": 3, "rounds": 4 if args.quick else 12}
     paired_specs = {"full_112": {**full, **paired}, "cpu_default": {**small_spec(cpu), **paired}}
-    if args.paired:
+    if args.paired:  # each round measures its own matmul: no peaks before and after
         report["paired"] = {key: run_spec({**spec, "device": device}) for key, spec in paired_specs.items()}
         _print_paired(report)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "paired.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-        return report
+        return _write(report, "paired.json")
+    peaks = [matmul_peaks(device)]
     if args.conv_ceiling:
         report["conv_ceiling"] = {"full_112": run_spec({**full, **ceiling})}
-        peaks.append(matmul_peaks(device))
-        report["matmul_gflops"] = {k: max(p[k] for p in peaks) for k in ("bf16", "fp32")}
-        report["matmul_gflops_each"] = peaks
+        _record_peaks(report, peaks + [matmul_peaks(device)])
         _print_ceiling(report)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "conv_ceiling.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-        return report
+        return _write(report, "conv_ceiling.json")
     small = {**small_spec(cpu), "warmup": 3, "settle": 10, "seconds": seconds}
     full, small = {**full, "device": device}, {**small, "device": device}
     # the last is what the library uses (bf16 with AMX or on a GPU, else fp32), the middle the other
     # precision; ratios are to the first
-    chosen = choose_recipe(cpu, device).autocast_dtype
-    kinds = ("plain", "recipe-fp32" if chosen == torch.bfloat16 else "recipe-bf16", "recipe")
-    # where the recipe compiles the step (bf16 at 112 px on CPU), also the same recipe without compiling
-    compiles = choose_recipe(cpu, device).compile_from_steps is not None
-    if compiles:
+    chosen = choose_recipe(cpu, device)
+    kinds = ("plain", "recipe-fp32" if chosen.autocast_dtype == torch.bfloat16 else "recipe-bf16", "recipe")
+    if chosen.compile_from_steps is not None:  # the recipe compiles a training: also the same, eager
         kinds = (*kinds[:2], "recipe-eager", kinds[2])
     report["full_112"] = interleaved([{**full, "recipe": k} for k in kinds], rounds)
     report["cpu_default"] = interleaved([{**small, "recipe": k} for k in kinds], rounds)
@@ -714,15 +694,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report["gpu_sharing"] = gpu_sharing({**small, "recipe": "recipe"}, seconds)
     else:
         report["workers"] = workers_comparison({**small, "recipe": "recipe"}, seconds)
-    # measured again after the training runs; the higher of the two is the peak
-    peaks.append(matmul_peaks(device))
-    report["matmul_gflops"] = {k: max(p[k] for p in peaks) for k in ("bf16", "fp32")}
-    report["matmul_gflops_each"] = peaks
+    _record_peaks(report, peaks + [matmul_peaks(device)])  # again after the training runs
     if not (args.quick or args.skip_cv or device == "cuda"):
         report["cv"] = cv_benchmarks(cpu)
     _print(report)
+    return _write(report, "training_cuda.json" if device == "cuda" else "training.json")
+
+
+def _record_peaks(report: dict[str, Any], peaks: list[dict[str, float]]) -> None:
+    """Matmul peaks measured before and after the runs; the higher of each is the peak."""
+    report["matmul_gflops"] = {k: max(p[k] for p in peaks) for k in ("bf16", "fp32")}
+    report["matmul_gflops_each"] = peaks
+
+
+def _write(report: Any, name: str) -> Any:
+    """``report`` as JSON in ``benchmarks/results/name``; returns it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / ("training_cuda.json" if device == "cuda" else "training.json")
+    path = RESULTS / name
     path.write_text(json.dumps(report, indent=1, default=str) + "\n")
     print(f"wrote {path}")
     return report
