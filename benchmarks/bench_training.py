@@ -235,18 +235,19 @@ def paired_rounds(spec: dict[str, Any]) -> dict[str, Any]:
     device, config, recipe, model = _worker_setup(spec)
     step, _ = _training_step(spec, device, config, recipe, model)
     passes = conv_passes(model, recipe, spec["batch"], spec["size"], device)
-    n = 2048
+    n = _matmul_side(device.type)
     a, b = (torch.rand(n, n, device=device).to(torch.bfloat16) for _ in range(2))
 
     with recipe.guard(model):
-        # compiled as ``fit`` compiles, whatever the recipe's own threshold
-        compiled = training_forward(model, dataclasses.replace(recipe, compile_from_steps=0), steps=1)
         arms = {
             "eager": _synchronized(lambda: step(model), device),
-            "compiled": _synchronized(lambda: step(compiled), device),
             "convs": lambda: [conv_pass() for conv_pass, _, _ in passes],
             "matmul": _synchronized(lambda: a @ b, device),
         }
+        if spec.get("compile", True):
+            # compiled as ``fit`` compiles, whatever the recipe's own threshold
+            compiled = training_forward(model, dataclasses.replace(recipe, compile_from_steps=0), steps=1)
+            arms["compiled"] = _synchronized(lambda: step(compiled), device)
         reps = {}
         for name, arm in arms.items():  # warm up (compiling, heap growth), then size each arm to ~1 s
             for _ in range(spec["warmup"]):
@@ -266,29 +267,31 @@ def paired_rounds(spec: dict[str, Any]) -> dict[str, Any]:
     step_gflop = _step_gflop(spec)
     gflops = {
         "eager": [step_gflop / r["eager"] for r in rounds],
-        "compiled": [step_gflop / r["compiled"] for r in rounds],
         "conv_ceiling": [step_gflop / r["convs"] for r in rounds],
         "matmul_bf16": [2 * n**3 / 1e9 / r["matmul"] for r in rounds],
     }
+    if "compiled" in arms:
+        gflops["compiled"] = [step_gflop / r["compiled"] for r in rounds]
 
     def ratio(top: str, bottom: str) -> dict[str, float]:
         values = [x / y for x, y in zip(gflops[top], gflops[bottom], strict=True)]
         return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
+    pairs = {
+        "eager_of_matmul": ("eager", "matmul_bf16"),
+        "compiled_of_matmul": ("compiled", "matmul_bf16"),
+        "conv_ceiling_of_matmul": ("conv_ceiling", "matmul_bf16"),
+        "eager_of_conv_ceiling": ("eager", "conv_ceiling"),
+        "compiled_of_conv_ceiling": ("compiled", "conv_ceiling"),
+        "compiled_over_eager": ("compiled", "eager"),
+    }
     return {
         **spec,
         "recipe_name": recipe.name,
         "reps_per_round": reps,
         "gflops_per_round": gflops,
         "median_gflops": {k: statistics.median(v) for k, v in gflops.items()},
-        "ratios": {
-            "eager_of_matmul": ratio("eager", "matmul_bf16"),
-            "compiled_of_matmul": ratio("compiled", "matmul_bf16"),
-            "conv_ceiling_of_matmul": ratio("conv_ceiling", "matmul_bf16"),
-            "eager_of_conv_ceiling": ratio("eager", "conv_ceiling"),
-            "compiled_of_conv_ceiling": ratio("compiled", "conv_ceiling"),
-            "compiled_over_eager": ratio("compiled", "eager"),
-        },
+        "ratios": {name: ratio(*pair) for name, pair in pairs.items() if set(pair) <= gflops.keys()},
     }
 
 
@@ -380,8 +383,13 @@ def matmul_peak(
     return max(_rate(matmul, 1, 2, seconds) * 2 * n**3 / 1e9 for _ in range(repeats))
 
 
+def _matmul_side(device_type: str) -> int:
+    """The square matmul's side: a GPU needs a larger product than a CPU to reach its peak."""
+    return 8192 if device_type == "cuda" else 2048
+
+
 def matmul_peaks(device: str = "cpu") -> dict[str, float]:
-    n = 8192 if device == "cuda" else 2048  # a GPU needs a larger product to reach its peak
+    n = _matmul_side(device)
     return {
         dt: matmul_peak(getattr(torch, t), n, device=device)
         for dt, t in (("bf16", "bfloat16"), ("fp32", "float32"))
@@ -431,13 +439,14 @@ def workers_comparison(spec: dict[str, Any], seconds: float) -> dict[str, float]
 
 
 def gpu_sharing(
-    spec: dict[str, Any], seconds: float, counts: tuple[int, ...] = (1, 2, 4)
+    spec: dict[str, Any], seconds: float, counts: tuple[int, ...] = (1, 2, 4), start_delay: float = 60.0
 ) -> dict[str, float]:
     """Total training clips/s of 1, 2 and 4 processes training at once on one GPU. Each times the same
-    window (``start_at``, after every warm-up), so the totals measure the shared device."""
+    window (``start_at``, ``start_delay`` seconds on: CUDA start-up and warm-up take seconds per
+    process), so the totals measure the shared device."""
     out = {}
     for n in counts:
-        start_at = time.time() + 60  # CUDA start-up and warm-up take seconds per process
+        start_at = time.time() + start_delay
         procs = [
             _subprocess({**spec, "threads": 1, "seconds": seconds, "start_at": start_at}) for _ in range(n)
         ]
@@ -500,21 +509,29 @@ def ckplus_sized_folds(store, k: int = 10, n_sequences: int = 327, seed: int = 0
     return [Fold(f.index, within[f.train], within[f.test]) for f in folds], within
 
 
-def timed_cv(store, config: ExperimentConfig, folds, out_dir: Path | None = None) -> dict[str, Any]:
-    """Cross-validate on CPU with the fold workers ``evaluate --workers auto`` would use; with ``out_dir``
-    an interrupted run resumes (wall time: the rest only)."""
+def timed_cv(
+    store,
+    config: ExperimentConfig,
+    folds,
+    out_dir: Path | None = None,
+    device: str = "cpu",
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Cross-validate on ``device`` with ``workers`` fold processes (default: those ``evaluate --workers
+    auto`` would use); with ``out_dir`` an interrupted run resumes (wall time: the rest only)."""
     from fer3d.evaluation.crossval import cross_validate
     from fer3d.evaluation.fold_workers import auto_workers, threads_per_worker
 
-    workers = auto_workers(config, "cpu", len(folds))
+    workers = workers or auto_workers(config, device, len(folds))
     start = time.perf_counter()
     result = cross_validate(
-        store, config, "kfold", folds=folds, device="cpu", progress=True, out_dir=out_dir, workers=workers
+        store, config, "kfold", folds=folds, device=device, progress=True, out_dir=out_dir, workers=workers
     )
     wall = time.perf_counter() - start
     data_fraction = statistics.mean(f.data_fraction for f in result.folds)
     return {
         "wall_s": wall,
+        "device": device,
         "workers": workers,
         "threads_per_worker": threads_per_worker(workers),
         "pooled_accuracy": result.pooled_accuracy,
@@ -599,7 +616,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--device",
         default="cpu",
         help="cpu (default) or cuda: the speed tables on that device (cuda writes training_cuda.json, "
-        "with several trainings sharing the GPU instead of the CPU worker comparison; no 10-folds)",
+        "with several trainings sharing the GPU instead of the CPU worker comparison and no 10-folds; "
+        "with --cv-only, the wall times on that device, adding _cuda)",
+    )
+    parser.add_argument(
+        "--seconds", type=float, help="seconds each speed measurement runs (default 15; 6 --quick)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="--cv-only with this many fold processes (default: auto; adds _workers<N>)",
     )
     args = parser.parse_args(argv)
     if args.worker:
@@ -608,6 +634,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps(modes.get(spec.get("mode", ""), measure_steps)(spec)))
         return {}
     rounds, seconds = (1, 6.0) if args.quick else (3, 15.0)
+    seconds = args.seconds or seconds
     if args.cost_table:
         rows = cost_table(seconds)
         # the recipe's precision names the file: an AMX machine measures bf16, others fp32
@@ -636,6 +663,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ramp = cpu.train.augment.ramp_epochs
         name += f"_ramp{ramp}" if ramp else ""
         name += {"on": "_compiled", "off": "_eager"}.get(args.compile or "auto", "")
+        name += f"_workers{args.workers}" if args.workers else ""
+        name += "_cuda" if args.device == "cuda" else ""
         name += "_bf16.json" if args.precision == "bf16" else ".json"
         report = {
             "load_avg_at_start": os.getloadavg(),
@@ -646,7 +675,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "ramp_epochs": ramp,
             "compile": cpu.train.compile,
             "cpu_has_amx_bf16": cpu_has_amx_bf16(),
-            **cv_benchmarks(cpu, (args.precision,)),
+            **cv_benchmarks(cpu, (args.precision,), args.device, args.workers),
         }
         print(json.dumps(report, indent=1))
         return _write(report, name)
@@ -661,6 +690,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     full = {"size": 112, "width": 1.0, "batch": 16, "warmup": 2, "settle": 8, "seconds": seconds}
     ceiling = {"recipe": "recipe", "mode": "conv_ceiling", "seconds": seconds / 3, "device": device}
     paired = {"recipe": "recipe", "mode": "paired", "warmup": 3, "rounds": 4 if args.quick else 12}
+    if device == "cuda":  # compiling for the GPU was not measured: its minutes of device time were short
+        paired["compile"] = False
     paired_specs = {"full_112": {**full, **paired}, "cpu_default": {**small_spec(cpu), **paired}}
     if args.paired:  # each round measures its own matmul: no peaks before and after
         report["paired"] = {key: run_spec({**spec, "device": device}) for key, spec in paired_specs.items()}
@@ -680,25 +711,31 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     kinds = ("plain", "recipe-fp32" if chosen.autocast_dtype == torch.bfloat16 else "recipe-bf16", "recipe")
     if chosen.compile_from_steps is not None:  # the recipe compiles a training: also the same, eager
         kinds = (*kinds[:2], "recipe-eager", kinds[2])
-    report["full_112"] = interleaved([{**full, "recipe": k} for k in kinds], rounds)
-    report["cpu_default"] = interleaved([{**small, "recipe": k} for k in kinds], rounds)
+    name = "training_cuda.json" if device == "cuda" else "training.json"
     report["flops"] = {
         "full_112": flops_per_clip(112, 1.0),
         "cpu_default": flops_per_clip(cpu.input.size, cpu.model.width),
     }
-    report["conv_ceiling"] = {
-        key: run_spec({**spec, **ceiling}) for key, spec in (("full_112", full), ("cpu_default", small))
-    }
+    report["full_112"] = interleaved([{**full, "recipe": k} for k in kinds], rounds)
+    report["cpu_default"] = interleaved([{**small, "recipe": k} for k in kinds], rounds)
+    _write(report, name)  # so far: a run cut short (a lent GPU's minutes) keeps what it measured
+    if device != "cuda":  # on a GPU the paired rounds' convs alone give the same ceiling
+        report["conv_ceiling"] = {
+            key: run_spec({**spec, **ceiling}) for key, spec in (("full_112", full), ("cpu_default", small))
+        }
     report["paired"] = {key: run_spec({**spec, "device": device}) for key, spec in paired_specs.items()}
+    _write(report, name)
     if device == "cuda":
-        report["gpu_sharing"] = gpu_sharing({**small, "recipe": "recipe"}, seconds)
+        report["gpu_sharing"] = gpu_sharing(
+            {**small, "recipe": "recipe"}, seconds, start_delay=20 if args.quick else 60
+        )
     else:
         report["workers"] = workers_comparison({**small, "recipe": "recipe"}, seconds)
     _record_peaks(report, peaks + [matmul_peaks(device)])  # again after the training runs
     if not (args.quick or args.skip_cv or device == "cuda"):
         report["cv"] = cv_benchmarks(cpu)
     _print(report)
-    return _write(report, "training_cuda.json" if device == "cuda" else "training.json")
+    return _write(report, name)
 
 
 def _record_peaks(report: dict[str, Any], peaks: list[dict[str, float]]) -> None:
@@ -716,15 +753,23 @@ def _write(report: Any, name: str) -> Any:
     return report
 
 
-def cv_benchmarks(cpu: ExperimentConfig, precisions: tuple[str, ...] = ("fp32", "bf16")) -> dict[str, Any]:
+def cv_benchmarks(
+    cpu: ExperimentConfig,
+    precisions: tuple[str, ...] = ("fp32", "bf16"),
+    device: str = "cpu",
+    workers: int | None = None,
+) -> dict[str, Any]:
     """Wall time of one LOSO trial (small set) and of 10-fold on a CK+-sized set, in each precision on
-    the same folds (so the accuracies compare too)."""
+    the same folds (so the accuracies compare too), on ``device`` with ``workers`` fold processes
+    (default: auto)."""
     from fer3d.evaluation.splits import loso
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         store = synthetic_store(Path(tmp) / "small", subjects=10, image_size=cpu.input.size)
-        out["loso_10_subjects"] = timed_cv(store, cpu, loso(np.asarray(store.subjects)))
+        out["loso_10_subjects"] = timed_cv(
+            store, cpu, loso(np.asarray(store.subjects)), None, device, workers
+        )
         store = synthetic_store(Path(tmp) / "ck", subjects=118, image_size=cpu.input.size)
         folds, within = ckplus_sized_folds(store)
         out["ckplus_sized_set"] = {
@@ -734,7 +779,7 @@ def cv_benchmarks(cpu: ExperimentConfig, precisions: tuple[str, ...] = ("fp32", 
         }
         for precision in precisions:
             out[f"kfold10_ckplus_sized_{precision}"] = timed_cv(
-                store, cpu.with_overrides({"train.precision": precision}), folds
+                store, cpu.with_overrides({"train.precision": precision}), folds, None, device, workers
             )
     return out
 
@@ -798,9 +843,16 @@ def _print_paired(report: dict[str, Any]) -> None:
         g, r = p["median_gflops"], p["ratios"]
         print(
             f"{key:12} paired, {len(p['gflops_per_round']['eager'])} rounds (GFLOP/s medians): eager "
-            f"{g['eager']:.0f}, compiled {g['compiled']:.0f}, convs alone {g['conv_ceiling']:.0f}, "
-            f"bf16 matmul {g['matmul_bf16']:.0f}"
+            f"{g['eager']:.0f}, compiled {g.get('compiled', float('nan')):.0f}, convs alone "
+            f"{g['conv_ceiling']:.0f}, bf16 matmul {g['matmul_bf16']:.0f}"
         )
+        if "compiled" not in g:
+            print(
+                f"{key:12} within rounds: eager {100 * r['eager_of_matmul']['median']:.0f}% / convs alone "
+                f"{100 * r['conv_ceiling_of_matmul']['median']:.0f}% of the bf16 matmul; eager "
+                f"{100 * r['eager_of_conv_ceiling']['median']:.0f}% of the convs alone (not compiled)"
+            )
+            continue
         print(
             f"{key:12} within rounds: eager {100 * r['eager_of_matmul']['median']:.0f}% / compiled "
             f"{100 * r['compiled_of_matmul']['median']:.0f}% / convs alone "

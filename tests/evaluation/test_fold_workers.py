@@ -64,7 +64,7 @@ def test_a_stop_in_on_fold_keeps_the_folds_already_training(fake_store, tmp_path
     assert len(result.folds) == len(set(fake_store.subjects))
 
 
-def test_auto_workers_only_for_small_models_on_cpu(monkeypatch):
+def test_auto_workers_only_for_small_models(monkeypatch):
     monkeypatch.setattr(fold_workers, "available_cores", lambda: 4)
     cpu = get_config("ckplus-paper", "cpu")
     assert auto_workers(cpu, "cpu", tasks=10) == 4
@@ -72,7 +72,10 @@ def test_auto_workers_only_for_small_models_on_cpu(monkeypatch):
     assert auto_workers(get_config("ckplus-paper", "full"), "cpu", tasks=10) == 1
     assert auto_workers(cpu.with_overrides({"input.size": 64, "model.width": 0.25}), "cpu", tasks=10) == 4
     assert auto_workers(cpu.with_overrides({"input.size": 80, "model.width": 0.25}), "cpu", tasks=10) == 1
-    assert auto_workers(cpu, "cuda", tasks=10) == 1
+    # on a GPU, a few small trainings share the device; a big one has it alone
+    assert auto_workers(cpu, "cuda", tasks=10) == fold_workers.GPU_SHARED_WORKERS
+    assert auto_workers(cpu, "cuda", tasks=2) == 2
+    assert auto_workers(get_config("ckplus-paper", "full"), "cuda", tasks=10) == 1
 
 
 def test_workers_option_is_checked():

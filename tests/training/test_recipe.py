@@ -151,6 +151,22 @@ def test_auto_compiles_only_long_cpu_bf16_trainings(monkeypatch, amx: bool, sett
         assert training_forward(model, recipe, steps=10**9) is model
 
 
+@pytest.mark.parametrize(
+    ("profile", "precision", "expected"),
+    [
+        ("full", "auto", AUTO_COMPILE_FROM_STEPS),  # 112 px in bf16: 1.39x eager on an H200
+        ("cpu", "auto", None),  # small: launch-bound, 0.99x
+        ("full", "fp32", None),  # not measured
+    ],
+)
+def test_auto_compiles_cuda_bf16_trainings_of_models_that_are_not_small(
+    monkeypatch, profile: str, precision: str, expected
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    config = get_config("ckplus-paper", profile=profile, overrides={"train.precision": precision})
+    assert choose_recipe(config, "cuda").compile_from_steps == expected
+
+
 @pytest.mark.slow
 def test_compiled_training_compiles_once_for_all_folds_and_tracks_eager() -> None:
     from torch._dynamo.utils import counters

@@ -27,8 +27,8 @@ WorkersOpt = Annotated[
     str,
     typer.Option(
         "--workers",
-        help="Processes training folds at once: a number, or auto (on CPU, one one-thread process per core "
-        "for small models such as --profile cpu; 1 otherwise)",
+        help="Processes training folds at once: a number, or auto (for small models such as --profile cpu, "
+        "one one-thread process per core on CPU and 4 sharing a GPU; 1 otherwise)",
     ),
 ]
 

@@ -25,6 +25,8 @@ fp32; with the padding made explicit, kt 9 trains in bf16 under the AVX512-BF16 
 without it (tested in a subprocess with ``ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16``).
 CUDA: bf16 autocast where supported, cuDNN autotuning, channels-last-3d, fused Adam.
 ``train.precision`` ("fp32" or "bf16") overrides the precision.
+Measured on an H200 (``bench_training --device cuda``): at 112 px the CUDA recipe trains 968 clips/s
+against 544 for the plain fp32 recipe (1.78x) and 744 for the recipe in fp32.
 
 ``torch.compile`` of the training step (``train.compile``) fuses the memory-bound batch-norm, activation
 and pooling passes between the convolutions. Measured on the AMX machine in bf16 with
@@ -32,8 +34,11 @@ and pooling passes between the convolutions. Measured on the AMX machine in bf16
 cancels): 1.20x eager at the CPU default with one thread (1.15-1.25 over 10 rounds), 1.23x with two,
 1.30x at 64 px, and no gain at 112 px (0.95x and 1.03x in two runs), for 40-50 s of compiling per process and
 architecture. Separate runs minutes apart had suggested the opposite; on that machine only paired
-rounds compare. Without AMX (fp32) it did not help training (the speed issue's measurement). So
-``auto`` compiles CPU bf16 trainings of at least ``AUTO_COMPILE_FROM_STEPS`` steps.
+rounds compare. Without AMX (fp32) it did not help training (the speed issue's measurement). On an
+H200 in bf16, paired rounds gave 1.39x eager at 112 px (1.38-1.45 over 4 rounds) and 0.99x at the CPU
+default, whose tiny kernels wait on their launches, which compiling does not remove. So ``auto``
+compiles trainings of at least ``AUTO_COMPILE_FROM_STEPS`` steps in bf16 on CPU, and on CUDA for models
+that are not small (:func:`is_small_model`).
 """
 
 from __future__ import annotations
@@ -146,6 +151,18 @@ class Recipe:
         return "+".join(parts)
 
 
+# input.size x model.width at or below which a model is small: on CPU one-thread processes train it
+# faster side by side than one multi-thread process (measured on 2 idle cores, CK+ preset, width 0.25:
+# two one-thread processes 73-78 clips/s at 64 px against 58-66 for one two-thread process, 108 against
+# 96-104 at 48 px); on a GPU its kernels are too short to fill the device, so several trainings share it
+# and compiling does not pay (see ``fold_workers`` and the module docstring).
+SMALL_MODEL_SIDE = 16.0
+
+
+def is_small_model(config: ExperimentConfig) -> bool:
+    return config.input.size * config.model.width <= SMALL_MODEL_SIDE
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -185,8 +202,11 @@ def choose_recipe(
     dtype = torch.bfloat16 if precision == "bf16" else None
     fused = device.type in ("cpu", "cuda")
     compile_from_steps = {"on": 0, "off": None}.get(config.train.compile, AUTO_COMPILE_FROM_STEPS)
-    if config.train.compile == "auto" and not (device.type == "cpu" and dtype == torch.bfloat16):
-        compile_from_steps = None  # measured only there
+    measured_faster = dtype == torch.bfloat16 and (
+        device.type == "cpu" or (device.type == "cuda" and not is_small_model(config))
+    )
+    if config.train.compile == "auto" and not measured_faster:
+        compile_from_steps = None
     return Recipe(
         device=device,
         autocast_dtype=dtype,

@@ -122,6 +122,7 @@ def fit(
                 )
                 if recipe.channels_last:
                     batch = batch.contiguous(memory_format=torch.channels_last_3d)
+                _wait_for_device(recipe.device)
                 result.data_seconds += time.perf_counter() - data_start
                 with recipe.autocast():
                     # a short last batch runs eager: compiling its size too would cost a compile per fold
@@ -139,6 +140,14 @@ def fit(
     # Precise BN (see training/batchnorm.py): short trainings otherwise leave stale running averages.
     recalibrate_batchnorm(model, clips, config, recipe)
     return result
+
+
+def _wait_for_device(device: torch.device) -> None:
+    """Wait for the work queued on a GPU, so that the data time counts the batch's own kernels and not
+    just their launches. The previous step's ``float(loss)`` already waited, so this adds one wait per
+    step."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()
