@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import resource
@@ -690,19 +691,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     full = {"size": 112, "width": 1.0, "batch": 16, "warmup": 2, "settle": 8, "seconds": seconds}
     ceiling = {"recipe": "recipe", "mode": "conv_ceiling", "seconds": seconds / 3, "device": device}
     paired = {"recipe": "recipe", "mode": "paired", "warmup": 3, "rounds": 4 if args.quick else 12}
-    if device == "cuda":  # compiling for the GPU was not measured: its minutes of device time were short
-        paired["compile"] = False
     paired_specs = {"full_112": {**full, **paired}, "cpu_default": {**small_spec(cpu), **paired}}
     if args.paired:  # each round measures its own matmul: no peaks before and after
         report["paired"] = {key: run_spec({**spec, "device": device}) for key, spec in paired_specs.items()}
         _print_paired(report)
-        return _write(report, "paired.json")
+        return _write(report, _result_name("paired", device))
     peaks = [matmul_peaks(device)]
     if args.conv_ceiling:
         report["conv_ceiling"] = {"full_112": run_spec({**full, **ceiling})}
         _record_peaks(report, peaks + [matmul_peaks(device)])
         _print_ceiling(report)
-        return _write(report, "conv_ceiling.json")
+        return _write(report, _result_name("conv_ceiling", device))
+    if device == "cuda":  # the full run fits a lent GPU's minutes: its compiled step is --paired's to measure
+        paired_specs = {key: {**spec, "compile": False} for key, spec in paired_specs.items()}
     small = {**small_spec(cpu), "warmup": 3, "settle": 10, "seconds": seconds}
     full, small = {**full, "device": device}, {**small, "device": device}
     # the last is what the library uses (bf16 with AMX or on a GPU, else fp32), the middle the other
@@ -711,7 +712,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     kinds = ("plain", "recipe-fp32" if chosen.autocast_dtype == torch.bfloat16 else "recipe-bf16", "recipe")
     if chosen.compile_from_steps is not None:  # the recipe compiles a training: also the same, eager
         kinds = (*kinds[:2], "recipe-eager", kinds[2])
-    name = "training_cuda.json" if device == "cuda" else "training.json"
+    name = _result_name("training", device)
     report["flops"] = {
         "full_112": flops_per_clip(112, 1.0),
         "cpu_default": flops_per_clip(cpu.input.size, cpu.model.width),
@@ -744,6 +745,11 @@ def _record_peaks(report: dict[str, Any], peaks: list[dict[str, float]]) -> None
     report["matmul_gflops_each"] = peaks
 
 
+def _result_name(stem: str, device: str) -> str:
+    """A speed result's file name: a GPU's results beside, not over, the CPU's."""
+    return f"{stem}_cuda.json" if device == "cuda" else f"{stem}.json"
+
+
 def _write(report: Any, name: str) -> Any:
     """``report`` as JSON in ``benchmarks/results/name``; returns it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -768,7 +774,7 @@ def cv_benchmarks(
     with tempfile.TemporaryDirectory() as tmp:
         store = synthetic_store(Path(tmp) / "small", subjects=10, image_size=cpu.input.size)
         out["loso_10_subjects"] = timed_cv(
-            store, cpu, loso(np.asarray(store.subjects)), None, device, workers
+            store, cpu, loso(np.asarray(store.subjects)), device=device, workers=workers
         )
         store = synthetic_store(Path(tmp) / "ck", subjects=118, image_size=cpu.input.size)
         folds, within = ckplus_sized_folds(store)
@@ -779,7 +785,11 @@ def cv_benchmarks(
         }
         for precision in precisions:
             out[f"kfold10_ckplus_sized_{precision}"] = timed_cv(
-                store, cpu.with_overrides({"train.precision": precision}), folds, None, device, workers
+                store,
+                cpu.with_overrides({"train.precision": precision}),
+                folds,
+                device=device,
+                workers=workers,
             )
     return out
 
@@ -841,27 +851,28 @@ def _print_paired(report: dict[str, Any]) -> None:
     """Medians over the paired rounds (ratios taken within each round)."""
     for key, p in report.get("paired", {}).items():
         g, r = p["median_gflops"], p["ratios"]
+        steps = ["eager", "compiled"] if "compiled" in g else ["eager"]  # the GPU's full run: eager only
+        share = functools.partial(_median_share, r)
         print(
-            f"{key:12} paired, {len(p['gflops_per_round']['eager'])} rounds (GFLOP/s medians): eager "
-            f"{g['eager']:.0f}, compiled {g.get('compiled', float('nan')):.0f}, convs alone "
-            f"{g['conv_ceiling']:.0f}, bf16 matmul {g['matmul_bf16']:.0f}"
+            f"{key:12} paired, {len(p['gflops_per_round']['eager'])} rounds (GFLOP/s medians): "
+            + ", ".join(f"{s} {g[s]:.0f}" for s in steps)
+            + f", convs alone {g['conv_ceiling']:.0f}, bf16 matmul {g['matmul_bf16']:.0f}"
         )
-        if "compiled" not in g:
-            print(
-                f"{key:12} within rounds: eager {100 * r['eager_of_matmul']['median']:.0f}% / convs alone "
-                f"{100 * r['conv_ceiling_of_matmul']['median']:.0f}% of the bf16 matmul; eager "
-                f"{100 * r['eager_of_conv_ceiling']['median']:.0f}% of the convs alone (not compiled)"
-            )
-            continue
-        print(
-            f"{key:12} within rounds: eager {100 * r['eager_of_matmul']['median']:.0f}% / compiled "
-            f"{100 * r['compiled_of_matmul']['median']:.0f}% / convs alone "
-            f"{100 * r['conv_ceiling_of_matmul']['median']:.0f}% of the bf16 matmul; eager "
-            f"{100 * r['eager_of_conv_ceiling']['median']:.0f}% / compiled "
-            f"{100 * r['compiled_of_conv_ceiling']['median']:.0f}% of the convs alone; compiled / eager "
-            f"{r['compiled_over_eager']['median']:.2f}x ({r['compiled_over_eager']['min']:.2f}-"
-            f"{r['compiled_over_eager']['max']:.2f})"
+        of_matmul = " / ".join(f"{s} {share(f'{s}_of_matmul')}" for s in steps)
+        of_convs = " / ".join(f"{s} {share(f'{s}_of_conv_ceiling')}" for s in steps)
+        line = (
+            f"{key:12} within rounds: {of_matmul} / convs alone {share('conv_ceiling_of_matmul')} of the "
+            f"bf16 matmul; {of_convs} of the convs alone"
         )
+        if "compiled" in g:
+            gain = r["compiled_over_eager"]
+            line += f"; compiled / eager {gain['median']:.2f}x ({gain['min']:.2f}-{gain['max']:.2f})"
+        print(line)
+
+
+def _median_share(ratios: dict[str, dict[str, float]], name: str) -> str:
+    """One paired ratio's median, as a percentage."""
+    return f"{100 * ratios[name]['median']:.0f}%"
 
 
 def _print_ceiling(report: dict[str, Any]) -> None:
