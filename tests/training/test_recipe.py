@@ -129,18 +129,22 @@ def test_auto_precision_on_cpu_is_bf16_only_with_amx(monkeypatch, amx: bool, exp
 
 
 @pytest.mark.parametrize(
-    ("amx", "setting", "expected"),
+    ("amx", "setting", "profile", "expected"),
     [
-        (True, "auto", AUTO_COMPILE_FROM_STEPS),  # bf16 on CPU: long trainings compile
-        (False, "auto", None),  # fp32 without AMX: not measured faster
-        (False, "on", 0),
-        (True, "off", None),
+        (True, "auto", "tiny", AUTO_COMPILE_FROM_STEPS),  # small, bf16 on CPU: long trainings compile
+        (True, "auto", "cpu", AUTO_COMPILE_FROM_STEPS),  # the CPU default: 1.20x eager
+        (True, "auto", "full", None),  # 112 px: 0.94x eager, whose first conv is a matmul
+        (False, "auto", "tiny", None),  # fp32 without AMX: not measured faster
+        (False, "on", "full", 0),
+        (True, "off", "tiny", None),
     ],
 )
-def test_auto_compiles_only_long_cpu_bf16_trainings(monkeypatch, amx: bool, setting: str, expected) -> None:
+def test_auto_compiles_only_long_cpu_bf16_trainings_of_small_models(
+    monkeypatch, amx: bool, setting: str, profile: str, expected
+) -> None:
     monkeypatch.setattr(recipe_module, "cpu_has_amx_bf16", lambda: amx)
     monkeypatch.setattr(recipe_module, "cpu_has_native_bf16", lambda: True)
-    config = get_config("ckplus-paper", profile="tiny", overrides={"train.compile": setting})
+    config = get_config("ckplus-paper", profile=profile, overrides={"train.compile": setting})
     recipe = choose_recipe(config, "cpu")
     assert recipe.compile_from_steps == expected
     model = torch.nn.Linear(2, 2)

@@ -36,9 +36,12 @@ cancels): 1.20x eager at the CPU default with one thread (1.15-1.25 over 10 roun
 architecture. Separate runs minutes apart had suggested the opposite; on that machine only paired
 rounds compare. Without AMX (fp32) it did not help training (the speed issue's measurement). On an
 H200 in bf16, paired rounds gave 1.39x eager at 112 px (1.38-1.45 over 4 rounds) and 0.99x at the CPU
-default, whose tiny kernels wait on their launches, which compiling does not remove. So ``auto``
-compiles trainings of at least ``AUTO_COMPILE_FROM_STEPS`` steps in bf16 on CPU, and on CUDA for models
-that are not small (:func:`is_small_model`).
+default, whose tiny kernels wait on their launches, which compiling does not remove. At 112 px on the
+CPU the eager step also runs its one-channel first conv as a matmul (``training.single_channel_conv``),
+which the compiled step leaves out; paired rounds after that change gave compiled 0.94x eager there
+(0.80-1.14 over 12 rounds) and still 1.20x at the CPU default. So ``auto`` compiles bf16 trainings of
+at least ``AUTO_COMPILE_FROM_STEPS`` steps of small models (:func:`is_small_model`) on CPU and of the
+other models on CUDA.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from torch import nn
 
 from fer3d.config import ExperimentConfig
 from fer3d.training.allocator import tune_allocator
+from fer3d.training.single_channel_conv import single_channel_conv3d, takes_taps_path
 
 
 def bf16_conv_unsafe(temporal_kernel: int, frames: int) -> bool:
@@ -63,7 +67,12 @@ def bf16_conv_unsafe(temporal_kernel: int, frames: int) -> bool:
 
 def _guarded_conv_forward(conv: nn.Conv3d, x: torch.Tensor, unguarded_forward) -> torch.Tensor:
     kt, frames = conv.kernel_size[0], x.shape[2]
-    if not (x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and bf16_conv_unsafe(kt, frames)):
+    cpu_autocast = x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+    # eager only: inductor's code for the taps copies made a compiled CPU-default step 2.7x slower
+    eager = not (torch.jit.is_tracing() or torch.compiler.is_compiling())
+    if cpu_autocast and eager and takes_taps_path(conv, x):
+        return single_channel_conv3d(x, conv.weight, conv.bias)  # no oneDNN conv, so no hazard either
+    if not (cpu_autocast and bf16_conv_unsafe(kt, frames)):
         return unguarded_forward(conv, x)
     pad_t = conv.padding[0] if not isinstance(conv.padding, str) else 0
     if conv.padding_mode == "zeros" and not bf16_conv_unsafe(kt, frames + 2 * pad_t):
@@ -88,7 +97,9 @@ def _guarded_class(conv_class: type[nn.Conv3d]) -> type[nn.Conv3d]:
 @contextlib.contextmanager
 def guard_bf16_convs(model: nn.Module) -> Iterator[nn.Module]:
     """Within the block, Conv3d layers whose input has ``1 < T < kt`` pad time explicitly under CPU autocast
-    (or, where explicit zeros cannot lengthen the clip to the kernel, run in fp32).
+    (or, where explicit zeros cannot lengthen the clip to the kernel, run in fp32), and a first layer with
+    one input channel runs as a matmul over its taps (``training.single_channel_conv``: oneDNN's bf16
+    kernel for it is slow).
 
     The guard swaps each such layer's class for a guarded subclass and back. Patching ``forward`` on each
     instance did the same in eager mode, but under ``torch.compile`` every fold's new functions failed
@@ -98,7 +109,9 @@ def guard_bf16_convs(model: nn.Module) -> Iterator[nn.Module]:
     convs = [
         m
         for m in model.modules()
-        if isinstance(m, nn.Conv3d) and m.kernel_size[0] > 1 and not hasattr(m, "unguarded")  # not nested
+        if isinstance(m, nn.Conv3d)
+        and (m.kernel_size[0] > 1 or m.in_channels == 1)
+        and not hasattr(m, "unguarded")  # not nested
     ]
     originals = [type(conv) for conv in convs]
     for conv, original in zip(convs, originals, strict=True):
@@ -127,7 +140,8 @@ class Recipe:
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def guard(self, model: nn.Module) -> contextlib.AbstractContextManager:
-        """Wrap training or inference of ``model``: keeps bf16 off the Conv3d shapes oneDNN gets wrong."""
+        """Wrap training or inference of ``model``: keeps bf16 off the Conv3d shapes oneDNN gets wrong and
+        runs a one-channel first conv as a matmul (see :func:`guard_bf16_convs`)."""
         if self.device.type == "cpu" and self.autocast_dtype == torch.bfloat16:
             return guard_bf16_convs(model)
         return contextlib.nullcontext(model)
@@ -151,7 +165,8 @@ class Recipe:
         return "+".join(parts)
 
 
-# input.size x model.width at or below which a model is small: on CPU one-thread processes train it
+# input.size x model.width at or below which a model is small: on CPU compiling its step pays (1.20x at
+# the CPU default, 1.30x at 64 px, width 0.25; 0.94x at 112 px, width 1) and one-thread processes train it
 # faster side by side than one multi-thread process (measured on 2 idle cores, CK+ preset, width 0.25:
 # two one-thread processes 73-78 clips/s at 64 px against 58-66 for one two-thread process, 108 against
 # 96-104 at 48 px); on a GPU its kernels are too short to fill the device, so several trainings share it
@@ -201,9 +216,11 @@ def choose_recipe(
         precision = "fp32"  # emulated bf16 is several times slower than fp32
     dtype = torch.bfloat16 if precision == "bf16" else None
     fused = device.type in ("cpu", "cuda")
-    # auto: only where compiling was measured faster (see the module docstring)
+    # auto: only where compiling was measured faster (see the module docstring): small models on CPU,
+    # the others on CUDA
+    small = is_small_model(config)
     measured_faster = dtype == torch.bfloat16 and (
-        device.type == "cpu" or (device.type == "cuda" and not is_small_model(config))
+        (device.type == "cpu" and small) or (device.type == "cuda" and not small)
     )
     compile_from_steps = {
         "on": 0,
