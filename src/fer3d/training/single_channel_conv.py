@@ -6,13 +6,13 @@ of its convolution time (245 ms of 3.3 s; ``benchmarks/results/conv_ceiling.json
 channel, a kt x 3 x 3 kernel has only kt x 9 taps: copying each tap's shifted window of the padded clip
 into one row of a ``[taps, N*T*H*W]`` buffer (27 contiguous copies) turns the convolution into a
 ``[N*T*H*W, taps] x [taps, C_out]`` matmul, and its weight gradient into ``[taps, N*T*H*W] x
-[N*T*H*W, C_out]``. Measured on 2 AMX cores in bf16, forward + weight gradient alone: 120 against
-290-340 ms at 112 px (64 channels), 7.7 against 11.7 ms at 40 px (16 channels, two threads), 21 against
-29 ms at 48 px (one thread); the whole 112 px step 1.056x (median of 30 paired rounds). In fp32 oneDNN's
-own kernel is the faster (152 against 205 ms at 112 px), and under ``torch.compile`` inductor's code for
-the copies is slow, so the recipe takes this path only in eager CPU bf16 autocast (``training.recipe``).
-The product of the taps and the weights is the convolution itself, so outputs and gradients agree with
-``F.conv3d`` to rounding (tested).
+[N*T*H*W, C_out]``. Measured on 2 AMX cores in bf16 (``benchmarks/bench_first_conv.py``), forward +
+weight gradient alone: 120 against 334 ms at 112 px (64 channels), 7.9 against 11.6 ms at 40 px (16
+channels, two threads), 20 against 24 ms at 48 px (one thread); the whole eager 112 px step 1.04-1.06x.
+In fp32 oneDNN's own kernel is the faster (163 against 240 ms at 112 px), and under ``torch.compile``
+inductor's code for the copies is slow, so the recipe takes this path only in eager CPU bf16 autocast
+(``training.recipe``). The product of the taps and the weights is the convolution itself, so outputs
+and gradients agree with ``F.conv3d`` to rounding (tested).
 """
 
 from __future__ import annotations
