@@ -38,8 +38,8 @@ rounds compare. Without AMX (fp32) it did not help training (the speed issue's m
 H200 in bf16, paired rounds gave 1.39x eager at 112 px (1.38-1.45 over 4 rounds) and 0.99x at the CPU
 default, whose tiny kernels wait on their launches, which compiling does not remove. At 112 px on the
 CPU the eager step also runs its one-channel first conv as a matmul (``training.single_channel_conv``),
-which the compiled step leaves out; paired rounds after that change gave compiled 0.94x eager there
-(0.80-1.14 over 12 rounds) and still 1.20x at the CPU default. So ``auto`` compiles bf16 trainings of
+which the compiled step leaves out; two runs of 12 paired rounds after that change gave compiled 0.94x
+and 0.98x eager there, and still 1.20x and 1.22x at the CPU default. So ``auto`` compiles bf16 trainings of
 at least ``AUTO_COMPILE_FROM_STEPS`` steps of small models (:func:`is_small_model`) on CPU and of the
 other models on CUDA.
 """
