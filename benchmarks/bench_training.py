@@ -706,19 +706,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         paired_specs = {key: {**spec, "compile": False} for key, spec in paired_specs.items()}
     small = {**small_spec(cpu), "warmup": 3, "settle": 10, "seconds": seconds}
     full, small = {**full, "device": device}, {**small, "device": device}
-    # the last is what the library uses (bf16 with AMX or on a GPU, else fp32), the middle the other
-    # precision; ratios are to the first
-    chosen = choose_recipe(cpu, device)
-    kinds = ("plain", "recipe-fp32" if chosen.autocast_dtype == torch.bfloat16 else "recipe-bf16", "recipe")
-    if chosen.compile_from_steps is not None:  # the recipe compiles a training: also the same, eager
-        kinds = (*kinds[:2], "recipe-eager", kinds[2])
     name = _result_name("training", device)
     report["flops"] = {
         "full_112": flops_per_clip(112, 1.0),
         "cpu_default": flops_per_clip(cpu.input.size, cpu.model.width),
     }
-    report["full_112"] = interleaved([{**full, "recipe": k} for k in kinds], rounds)
-    report["cpu_default"] = interleaved([{**small, "recipe": k} for k in kinds], rounds)
+    for key, spec in (("full_112", full), ("cpu_default", small)):
+        config = _config(spec["size"], spec["width"], batch=spec["batch"])
+        report[key] = interleaved([{**spec, "recipe": k} for k in _recipe_kinds(config, device)], rounds)
     _write(report, name)  # so far: a run cut short (a lent GPU's minutes) keeps what it measured
     if device != "cuda":  # on a GPU the paired rounds' convs alone give the same ceiling
         report["conv_ceiling"] = {
@@ -737,6 +732,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report["cv"] = cv_benchmarks(cpu)
     _print(report)
     return _write(report, name)
+
+
+def _recipe_kinds(config: ExperimentConfig, device: str) -> tuple[str, ...]:
+    """What the speed table measures for ``config``: plain eager fp32 first (ratios are to it), the recipe
+    in the precision it does not choose, and last the recipe as the library trains ``config`` (bf16 with
+    AMX or on a GPU, else fp32), preceded by the same eager where it compiles."""
+    chosen = choose_recipe(config, device)
+    kinds = ("plain", "recipe-fp32" if chosen.autocast_dtype == torch.bfloat16 else "recipe-bf16", "recipe")
+    if chosen.compile_from_steps is not None:
+        kinds = (*kinds[:2], "recipe-eager", kinds[2])
+    return kinds
 
 
 def _record_peaks(report: dict[str, Any], peaks: list[dict[str, float]]) -> None:
