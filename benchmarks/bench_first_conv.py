@@ -19,13 +19,12 @@ import argparse
 import contextlib
 import json
 import statistics
-import time
 from typing import Any
 from unittest import mock
 
 import torch
 
-from benchmarks.bench_training import RESULTS, _training_step, _worker_setup
+from benchmarks.bench_training import RESULTS, _training_step, _worker_setup, interleaved_rounds, spread
 from fer3d.presets import get_config
 from fer3d.training import recipe as recipe_module
 from fer3d.training.allocator import tune_allocator
@@ -42,28 +41,11 @@ def _stock_only() -> contextlib.AbstractContextManager:
 
 
 def _paired(arms: dict[str, Any], rounds: int, warmup: int = 3) -> dict[str, Any]:
-    """Each arm in turn, round after round, sized to about a second; medians and per-round ratios."""
-    for arm in arms.values():
-        for _ in range(warmup):
-            arm()
-    start = time.perf_counter()
-    next(iter(arms.values()))()
-    reps = max(1, round(1.0 / (time.perf_counter() - start)))
-    seconds: dict[str, list[float]] = {name: [] for name in arms}
-    for _ in range(rounds):
-        for name, arm in arms.items():
-            start = time.perf_counter()
-            for _ in range(reps):
-                arm()
-            seconds[name].append((time.perf_counter() - start) / reps)
-    speedups = [s / t for s, t in zip(seconds["stock"], seconds["taps"], strict=True)]
+    """``stock`` and ``taps`` in turn, round after round: median times and the per-round speed-up."""
+    _, seconds = interleaved_rounds(arms, warmup, rounds)
     return {
         "ms_median": {name: statistics.median(v) * 1e3 for name, v in seconds.items()},
-        "taps_speedup": {
-            "median": statistics.median(speedups),
-            "min": min(speedups),
-            "max": max(speedups),
-        },
+        "taps_speedup": spread([s / t for s, t in zip(seconds["stock"], seconds["taps"], strict=True)]),
         "rounds": rounds,
     }
 

@@ -224,6 +224,33 @@ def conv_ceiling(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def interleaved_rounds(
+    arms: dict[str, Any], warmup: int, rounds: int
+) -> tuple[dict[str, int], dict[str, list[float]]]:
+    """Each arm warmed up (compiling, heap growth), sized to about a second of repetitions, then timed in
+    turn, round after round: ``(repetitions per arm, seconds per call of each arm in each round)``."""
+    reps = {}
+    for name, arm in arms.items():
+        for _ in range(warmup):
+            arm()
+        start = time.perf_counter()
+        arm()
+        reps[name] = max(1, round(1.0 / (time.perf_counter() - start)))
+    seconds: dict[str, list[float]] = {name: [] for name in arms}
+    for _ in range(rounds):
+        for name, arm in arms.items():
+            start = time.perf_counter()
+            for _ in range(reps[name]):
+                arm()
+            seconds[name].append((time.perf_counter() - start) / reps[name])
+    return reps, seconds
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, min and max of per-round ratios."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
 def paired_rounds(spec: dict[str, Any]) -> dict[str, Any]:
     """The eager step, the compiled step, the convs alone and a bf16 matmul, in turn, round after round,
     in one process.
@@ -249,34 +276,18 @@ def paired_rounds(spec: dict[str, Any]) -> dict[str, Any]:
             # compiled as ``fit`` compiles, whatever the recipe's own threshold
             compiled = training_forward(model, dataclasses.replace(recipe, compile_from_steps=0), steps=1)
             arms["compiled"] = _synchronized(lambda: step(compiled), device)
-        reps = {}
-        for name, arm in arms.items():  # warm up (compiling, heap growth), then size each arm to ~1 s
-            for _ in range(spec["warmup"]):
-                arm()
-            start = time.perf_counter()
-            arm()
-            reps[name] = max(1, round(1.0 / (time.perf_counter() - start)))
-        rounds: list[dict[str, float]] = []
-        for _ in range(spec["rounds"]):
-            seconds = {}
-            for name, arm in arms.items():
-                start = time.perf_counter()
-                for _ in range(reps[name]):
-                    arm()
-                seconds[name] = (time.perf_counter() - start) / reps[name]
-            rounds.append(seconds)
+        reps, seconds = interleaved_rounds(arms, spec["warmup"], spec["rounds"])
     step_gflop = _step_gflop(spec)
     gflops = {
-        "eager": [step_gflop / r["eager"] for r in rounds],
-        "conv_ceiling": [step_gflop / r["convs"] for r in rounds],
-        "matmul_bf16": [2 * n**3 / 1e9 / r["matmul"] for r in rounds],
+        "eager": [step_gflop / t for t in seconds["eager"]],
+        "conv_ceiling": [step_gflop / t for t in seconds["convs"]],
+        "matmul_bf16": [2 * n**3 / 1e9 / t for t in seconds["matmul"]],
     }
     if "compiled" in arms:
-        gflops["compiled"] = [step_gflop / r["compiled"] for r in rounds]
+        gflops["compiled"] = [step_gflop / t for t in seconds["compiled"]]
 
     def ratio(top: str, bottom: str) -> dict[str, float]:
-        values = [x / y for x, y in zip(gflops[top], gflops[bottom], strict=True)]
-        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+        return spread([x / y for x, y in zip(gflops[top], gflops[bottom], strict=True)])
 
     pairs = {
         "eager_of_matmul": ("eager", "matmul_bf16"),

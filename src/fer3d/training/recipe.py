@@ -68,9 +68,12 @@ def bf16_conv_unsafe(temporal_kernel: int, frames: int) -> bool:
 def _guarded_conv_forward(conv: nn.Conv3d, x: torch.Tensor, unguarded_forward) -> torch.Tensor:
     kt, frames = conv.kernel_size[0], x.shape[2]
     cpu_autocast = x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
-    # eager only: traced by inductor, the taps copies made a compiled CPU-default step 3x slower
-    eager = not (torch.jit.is_tracing() or torch.compiler.is_compiling())
-    if cpu_autocast and eager and takes_taps_path(conv, x):
+    if (
+        cpu_autocast
+        and takes_taps_path(conv, x)
+        # eager only: traced by inductor, the taps copies made a compiled CPU-default step 3x slower
+        and not (torch.jit.is_tracing() or torch.compiler.is_compiling())
+    ):
         return single_channel_conv3d(x, conv.weight, conv.bias)  # no oneDNN conv, so no hazard either
     if not (cpu_autocast and bf16_conv_unsafe(kt, frames)):
         return unguarded_forward(conv, x)
