@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from fer3d.config import AugmentConfig
-from fer3d.training.augment import augment
+from fer3d.training.augment import augment, draw_params, param_columns
 
 
 def _clips(b: int = 8) -> torch.Tensor:
@@ -78,3 +79,18 @@ def test_strength_scales_the_rotation_and_contrast() -> None:
 
     half, full = mean_change(0.5), mean_change(1.0)
     assert 0.3 * full < half < 0.7 * full
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        AugmentConfig(),
+        AugmentConfig(mirror=False),
+        AugmentConfig(rotation_deg=0),
+        AugmentConfig(contrast=(1.0, 1.0)),
+        AugmentConfig(mirror=False, rotation_deg=0, contrast=(1.0, 1.0)),
+    ],
+)
+def test_drawn_parameters_follow_the_declared_columns(config: AugmentConfig) -> None:
+    params = draw_params(5, config, torch.Generator().manual_seed(0), 0.5)
+    assert params.shape == (5, sum(param_columns(config).values()))

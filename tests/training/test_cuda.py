@@ -71,3 +71,16 @@ def test_augmentation_on_the_gpu_matches_the_cpu_for_the_same_seed() -> None:
     on_cpu = augment(clips, AugmentConfig(), torch.Generator().manual_seed(3))
     on_gpu = augment(clips.cuda(), AugmentConfig(), torch.Generator().manual_seed(3))
     torch.testing.assert_close(on_gpu.cpu(), on_cpu, atol=1e-4, rtol=1e-4)
+
+
+def test_chunked_batch_preparation_on_the_gpu_tracks_one_batch_at_a_time() -> None:
+    import dataclasses
+
+    assert choose_recipe(CONFIG, "cuda").data_chunk_bytes is not None  # chunks are the CUDA default
+    losses = []
+    for chunk_bytes in (None, choose_recipe(CONFIG, "cuda").data_chunk_bytes):
+        recipe = dataclasses.replace(choose_recipe(CONFIG, "cuda"), data_chunk_bytes=chunk_bytes)
+        torch.manual_seed(0)
+        model = build_model(CONFIG, 3, 1)
+        losses.append(fit(model, _clips(), LABELS, CONFIG, recipe, num_classes=3, seed=0).epoch_losses)
+    assert losses[0] == pytest.approx(losses[1], rel=CUDA_REPEAT_RTOL)

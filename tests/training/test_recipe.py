@@ -18,6 +18,7 @@ from fer3d.training import fit
 from fer3d.training import recipe as recipe_module
 from fer3d.training.recipe import (
     AUTO_COMPILE_FROM_STEPS,
+    CUDA_DATA_CHUNK_BYTES,
     Recipe,
     bf16_conv_unsafe,
     choose_recipe,
@@ -297,3 +298,9 @@ def test_bf16_training_is_exactly_reproducible_on_cpu() -> None:
         ).epoch_losses[0]
 
     assert loss() == loss()
+
+
+def test_batches_are_prepared_in_chunks_on_cuda_and_one_at_a_time_on_cpu() -> None:
+    config = get_config("ckplus-paper", profile="cpu")
+    assert choose_recipe(config, "cuda").data_chunk_bytes == CUDA_DATA_CHUNK_BYTES
+    assert choose_recipe(config, "cpu").data_chunk_bytes is None

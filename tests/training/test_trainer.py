@@ -46,15 +46,16 @@ def test_fit_records_data_time_as_part_of_training_time() -> None:
 
 
 def test_augmentation_follows_the_ramp_epoch_by_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fer3d.training.trainer as trainer
+    import fer3d.training.batches as batches
 
     strengths: list[float] = []
+    draw_params = batches.draw_params
 
-    def recording_augment(clips, config, generator, strength=1.0):
+    def recording_draw(b, config, generator, strength):
         strengths.append(strength)
-        return clips
+        return draw_params(b, config, generator, strength)
 
-    monkeypatch.setattr(trainer, "augment", recording_augment)
+    monkeypatch.setattr(batches, "draw_params", recording_draw)
     config = CONFIG.with_overrides({"train.epochs": 3, "train.augment.ramp_epochs": 2})
     fit(
         build_model(config, 3, 1),

@@ -1,7 +1,8 @@
 """A task-agnostic training loop: fixed epochs, no model selection on held-out data.
 
-The clips of a fold are moved to the device once as uint8; each batch is converted, augmented and
-normalised there, so there is no per-sample Python work in the loop.
+The clips of a fold are moved to the device once as uint8; each epoch's order and augmentation are drawn
+at its start and its batches converted, augmented and normalised there (``training.batches``), so there
+is no per-sample Python work in the loop, and on a GPU no wait for the device before the epoch's end.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from torch import nn
 from tqdm import tqdm
 
 from fer3d.config import EpochSize, ExperimentConfig
-from fer3d.training.augment import augment
+from fer3d.training.batches import DataClock, batches_per_chunk, plan_epoch, prepare_chunk
 from fer3d.training.batchnorm import recalibrate_batchnorm
 from fer3d.training.inputs import normalize, to_float
 from fer3d.training.optim import base_optimizer, make_optimizer
@@ -98,6 +99,8 @@ def fit(
     device_clips = clips.to(recipe.device)  # uint8, once per fold
     device_labels = torch.from_numpy(labels).to(recipe.device)
     result = FitResult()
+    clock = DataClock(recipe.device)
+    chunk_batches = batches_per_chunk(recipe.data_chunk_bytes, train.batch_size, tuple(clips.shape[1:]))
     start = time.perf_counter()
     first_order = epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
     with recipe.guard(model):
@@ -108,46 +111,49 @@ def fit(
                 if epoch == 0
                 else epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
             )
-            strength = train.augment.strength(epoch)
-            total, seen = 0.0, 0
-            for first in range(0, len(order), train.batch_size):
-                index = order[first : first + train.batch_size]
-                if len(index) < 2:  # batch norm needs two samples; a lone last clip reappears next epoch
-                    continue
-                data_start = time.perf_counter()
-                idx = index.to(recipe.device)
-                batch = normalize(
-                    augment(to_float(device_clips[idx]), train.augment, generator, strength),
-                    config.input.normalize,
+            plan = plan_epoch(
+                order,
+                train.batch_size,
+                train.augment,
+                generator,
+                train.augment.strength(epoch),
+                recipe.device,
+            )
+            labels_in_order = device_labels[plan.index]
+            step_losses: list[torch.Tensor] = []
+            for chunk in plan.chunks(chunk_batches):
+                clock.start()
+                batches = prepare_chunk(
+                    plan,
+                    chunk,
+                    device_clips,
+                    train.augment,
+                    normalized=config.input.normalize,
+                    channels_last=recipe.channels_last,
                 )
-                if recipe.channels_last:
-                    batch = batch.contiguous(memory_format=torch.channels_last_3d)
-                _wait_for_device(recipe.device)
-                result.data_seconds += time.perf_counter() - data_start
-                with recipe.autocast():
-                    # a short last batch runs eager: compiling its size too would cost a compile per fold
-                    step_model = forward if len(index) == train.batch_size else model
-                    loss = loss_fn(step_model(batch), device_labels[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * len(index)
-                seen += len(index)
+                clock.stop()
+                for batch, (first, last) in zip(batches, chunk, strict=True):
+                    with recipe.autocast():
+                        # a short last batch runs eager: compiling its size too would cost a compile per fold
+                        step_model = forward if last - first == train.batch_size else model
+                        loss = loss_fn(step_model(batch), labels_in_order[first:last])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    step_losses.append(loss.detach())
+            # read once per epoch: reading each step's loss would wait for the device every step
+            sizes = [last - first for first, last in plan.bounds]
+            values = torch.stack(step_losses).tolist() if step_losses else []
+            seen = sum(sizes)
+            total = sum((value * size for value, size in zip(values, sizes, strict=True)), 0.0)
             scheduler.step()
             result.epoch_losses.append(total / max(1, seen))
             result.clips_seen += seen
+    result.data_seconds = clock.seconds()
     result.seconds = time.perf_counter() - start
     # Precise BN (see training/batchnorm.py): short trainings otherwise leave stale running averages.
     recalibrate_batchnorm(model, clips, config, recipe)
     return result
-
-
-def _wait_for_device(device: torch.device) -> None:
-    """Wait for the work queued on a GPU, so that the data time counts the batch's own kernels and not
-    just their launches. The previous step's ``float(loss)`` already waited, so this adds one wait per
-    step."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()

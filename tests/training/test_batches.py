@@ -1,0 +1,92 @@
+"""Epoch plans and chunked batch preparation: the same batches as a batch-by-batch loop, in fewer steps."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from fer3d.config import AugmentConfig
+from fer3d.models import build_model
+from fer3d.presets import get_config
+from fer3d.training import fit
+from fer3d.training.augment import draw_params
+from fer3d.training.batches import DataClock, batches_per_chunk, plan_epoch, prepare_chunk
+from fer3d.training.recipe import choose_recipe
+
+CPU = torch.device("cpu")
+
+
+def _clips(n: int) -> torch.Tensor:
+    return torch.randint(
+        0, 256, (n, 1, 4, 16, 16), generator=torch.Generator().manual_seed(2), dtype=torch.uint8
+    )
+
+
+def test_the_plan_draws_what_a_batch_by_batch_loop_draws_and_drops_a_lone_last_clip() -> None:
+    order = torch.randperm(11, generator=torch.Generator().manual_seed(0))
+    plan = plan_epoch(order, 5, AugmentConfig(), torch.Generator().manual_seed(4), 0.7, CPU)
+    assert plan.bounds == [(0, 5), (5, 10)]  # 5 + 5 + a lone clip, which batch norm cannot take
+    assert torch.equal(plan.index, order[:10])
+    generator = torch.Generator().manual_seed(4)
+    one_by_one = [draw_params(5, AugmentConfig(), generator, 0.7) for _ in range(2)]
+    assert torch.equal(plan.params, torch.cat(one_by_one))
+    assert plan.params.shape == (10, 8)  # flip 1 + rotation 6 + contrast 1
+
+
+def test_at_strength_zero_the_plan_draws_nothing() -> None:
+    generator = torch.Generator().manual_seed(4)
+    plan = plan_epoch(torch.arange(8), 4, AugmentConfig(), generator, 0.0, CPU)
+    assert plan.params.shape == (8, 0)
+    assert torch.equal(
+        torch.rand(3, generator=generator), torch.rand(3, generator=torch.Generator().manual_seed(4))
+    )
+
+
+@pytest.mark.parametrize("normalized", [False, True])
+def test_a_chunk_of_batches_equals_its_batches_prepared_one_at_a_time(normalized: bool) -> None:
+    clips = _clips(20)
+    plan = plan_epoch(torch.randperm(20), 6, AugmentConfig(), torch.Generator().manual_seed(1), 1.0, CPU)
+    together = prepare_chunk(
+        plan, plan.bounds, clips, AugmentConfig(), normalized=normalized, channels_last=True
+    )
+    alone = [
+        prepare_chunk(plan, [bounds], clips, AugmentConfig(), normalized=normalized, channels_last=True)[0]
+        for bounds in plan.bounds
+    ]
+    assert [len(batch) for batch in together] == [6, 6, 6, 2]
+    for chunked, single in zip(together, alone, strict=True):
+        torch.testing.assert_close(chunked, single, rtol=1e-6, atol=1e-6)
+        assert chunked.is_contiguous(memory_format=torch.channels_last_3d)
+
+
+def test_batches_per_chunk_fills_the_budget_and_is_one_without_one() -> None:
+    assert batches_per_chunk(None, 16, (1, 10, 40, 40)) == 1
+    batch_bytes = 16 * 4 * 10 * 40 * 40
+    assert batches_per_chunk(5 * batch_bytes + 1, 16, (1, 10, 40, 40)) == 5
+    assert batches_per_chunk(1, 16, (1, 10, 40, 40)) == 1
+
+
+def test_fit_gives_the_same_losses_with_chunked_batch_preparation() -> None:
+    labels = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 0, 1, 2, 1])
+    config = get_config("oulu-paper", profile="tiny", overrides={"train.epochs": 2, "train.batch_size": 4})
+    clips = torch.randint(0, 256, (len(labels), 1, 10, 32, 32), generator=torch.Generator().manual_seed(1))
+    losses = []
+    for chunk_bytes in (None, 10**9):
+        recipe = dataclasses.replace(choose_recipe(config, "cpu"), data_chunk_bytes=chunk_bytes)
+        torch.manual_seed(5)
+        model = build_model(config, 3, 1)
+        result = fit(model, clips.to(torch.uint8), labels, config, recipe, num_classes=3, seed=7)
+        losses.append(result.epoch_losses)
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+
+
+def test_the_data_clock_adds_up_host_time_on_the_cpu() -> None:
+    clock = DataClock(CPU)
+    for _ in range(2):
+        clock.start()
+        torch.ones(1000).sum()
+        clock.stop()
+    assert 0 < clock.seconds() == clock.host_seconds < 1
