@@ -36,10 +36,11 @@ cancels): 1.20x eager at the CPU default with one thread (1.15-1.25 over 10 roun
 architecture. Separate runs minutes apart had suggested the opposite; on that machine only paired
 rounds compare. Without AMX (fp32) it did not help training (the speed issue's measurement). On an
 H200 in bf16, paired rounds gave 1.39x eager at 112 px (1.38-1.45 over 4 rounds) and 0.99x at the CPU
-default, whose tiny kernels wait on their launches, which compiling does not remove. At 112 px on the
-CPU the eager step also runs its one-channel first conv as a matmul (``training.single_channel_conv``),
-which the compiled step leaves out; two runs of 12 paired rounds after that change gave compiled 0.94x
-and 0.98x eager there, and still 1.20x and 1.22x at the CPU default. So ``auto`` compiles bf16 trainings of
+default, whose tiny kernels wait on their launches, which compiling does not remove. On the CPU the
+bf16 step runs its one-channel first conv as a matmul (``training.single_channel_conv``); while only
+the eager step did, two runs of 12 paired rounds gave compiled 0.94x and 0.98x eager at 112 px, and
+still 1.20x and 1.22x at the CPU default. The compiled step now takes it too (1.056x at the CPU
+default); compiling at 112 px was not measured again since. So ``auto`` compiles bf16 trainings of
 at least ``AUTO_COMPILE_FROM_STEPS`` steps of small models (:func:`is_small_model`) on CPU and of the
 other models on CUDA.
 """
@@ -68,12 +69,7 @@ def bf16_conv_unsafe(temporal_kernel: int, frames: int) -> bool:
 def _guarded_conv_forward(conv: nn.Conv3d, x: torch.Tensor, unguarded_forward) -> torch.Tensor:
     kt, frames = conv.kernel_size[0], x.shape[2]
     cpu_autocast = x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
-    if (
-        cpu_autocast
-        and takes_taps_path(conv, x)
-        # eager only: traced by inductor, the taps copies made a compiled CPU-default step 3x slower
-        and not (torch.jit.is_tracing() or torch.compiler.is_compiling())
-    ):
+    if cpu_autocast and takes_taps_path(conv, x):
         return single_channel_conv3d(x, conv.weight, conv.bias)  # no oneDNN conv, so no hazard either
     if not (cpu_autocast and bf16_conv_unsafe(kt, frames)):
         return unguarded_forward(conv, x)
