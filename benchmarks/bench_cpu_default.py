@@ -2,7 +2,7 @@
 
 A synthetic set in CK+'s class proportions (the largest class is 83 of 327 sequences, so balanced epochs
 oversampled to the majority cost 1.78x the set), subject 10-fold, the same folds for every row.
-Four row sets:
+Five row sets:
 - ``--rows size`` (default): 48 px, width 0.25, 30 majority-sized epochs (the CPU default until 40 px and
   28 epochs replaced it) against 32, 36 and 40 px (40 px also at 28 epochs, the CPU default now), 64 px
   at 30, 15 and 10 epochs, and width 0.5, all fp32. The cache is prepared at the largest size and
@@ -15,6 +15,9 @@ Four row sets:
 - ``--rows ramp``: the augmentation ramp (strength rising from 0 to full over the first 14 epochs, the
   CPU default now) at 40 px and 28 epochs against the same without it and against 48 and 64 px at 30
   epochs with it. Shares the ``size`` rows' folder. Writes ``benchmarks/results/cpu_default_ramp.json``.
+- ``--rows steps``: bigger inputs at batch 8 with fewer epochs, in about the CPU default's time (64 px at
+  12 epochs, 56 px at 14, the ramp over half of them), against the CPU default. Shares the ``size``
+  rows' folder. Writes ``benchmarks/results/cpu_default_steps.json``.
 - ``--rows schedule``: 24 dataset-sized balanced epochs (``train.augment.epoch_size=dataset``; 2.2x fewer
   training clips) in fp32 and in bf16 autocast, against 30 majority-sized epochs, all at 48 px.
   Writes ``benchmarks/results/cpu_default.json``.
@@ -26,6 +29,7 @@ tests against the first row.
     python -m benchmarks.bench_cpu_default --rows batch     # ~25 min on 2 cores (after --rows size)
     python -m benchmarks.bench_cpu_default --rows schedule  # ~20 min on 2 cores
     python -m benchmarks.bench_cpu_default --rows ramp      # ~25 min on 2 cores (after --rows size)
+    python -m benchmarks.bench_cpu_default --rows steps     # ~20 min on 2 cores
 """
 
 from __future__ import annotations

@@ -40,9 +40,10 @@ default, whose tiny kernels wait on their launches, which compiling does not rem
 bf16 step runs its one-channel first conv as a matmul (``training.single_channel_conv``); while only
 the eager step did, two runs of 12 paired rounds gave compiled 0.94x and 0.98x eager at 112 px, and
 still 1.20x and 1.22x at the CPU default. The compiled step now takes it too (1.056x at the CPU
-default); compiling at 112 px was not measured again since. So ``auto`` compiles bf16 trainings of
-at least ``AUTO_COMPILE_FROM_STEPS`` steps of small models (:func:`is_small_model`) on CPU and of the
-other models on CUDA.
+default), and then compiled beat eager at 112 px as well: 1.04x (12 rounds) and 1.06x (24 rounds),
+with 1.35x at the CPU default. So ``auto`` compiles bf16 trainings of at least
+``AUTO_COMPILE_FROM_STEPS`` steps on CPU, and on CUDA those of models that are not small
+(:func:`is_small_model`).
 """
 
 from __future__ import annotations
@@ -167,8 +168,7 @@ class Recipe:
         return "+".join(parts)
 
 
-# input.size x model.width at or below which a model is small: on CPU compiling its step pays (1.20x at
-# the CPU default, 1.30x at 64 px, width 0.25; 0.94x at 112 px, width 1) and one-thread processes train it
+# input.size x model.width at or below which a model is small: on CPU one-thread processes train it
 # faster side by side than one multi-thread process (measured on 2 idle cores, CK+ preset, width 0.25:
 # two one-thread processes 73-78 clips/s at 64 px against 58-66 for one two-thread process, 108 against
 # 96-104 at 48 px); on a GPU its kernels are too short to fill the device, so several trainings share it
@@ -218,11 +218,10 @@ def choose_recipe(
         precision = "fp32"  # emulated bf16 is several times slower than fp32
     dtype = torch.bfloat16 if precision == "bf16" else None
     fused = device.type in ("cpu", "cuda")
-    # auto: only where compiling was measured faster (see the module docstring): small models on CPU,
-    # the others on CUDA
-    small = is_small_model(config)
+    # auto: only where compiling was measured faster (see the module docstring): bf16 on CPU, models
+    # that are not small on CUDA
     measured_faster = dtype == torch.bfloat16 and (
-        (device.type == "cpu" and small) or (device.type == "cuda" and not small)
+        device.type == "cpu" or (device.type == "cuda" and not is_small_model(config))
     )
     compile_from_steps = {
         "on": 0,
