@@ -92,5 +92,15 @@ def test_strength_scales_the_rotation_and_contrast() -> None:
     ],
 )
 def test_drawn_parameters_follow_the_declared_columns(config: AugmentConfig) -> None:
-    params = draw_params(5, config, torch.Generator().manual_seed(0), 0.5)
-    assert params.shape == (5, sum(param_columns(config).values()))
+    params = draw_params(50, config, torch.Generator().manual_seed(0), 0.5)
+    columns = param_columns(config)
+    assert params.shape == (50, sum(columns.values()))
+    drawn = dict(zip(columns, params.split(list(columns.values()), dim=1), strict=True))
+    if "flip" in drawn:
+        assert set(drawn["flip"].flatten().tolist()) <= {0.0, 1.0}
+    if "theta" in drawn:  # [cos, -sin, 0, sin, cos, 0]
+        theta = drawn["theta"]
+        torch.testing.assert_close(theta[:, 0] ** 2 + theta[:, 3] ** 2, torch.ones(50))
+        assert torch.equal(theta[:, 1], -theta[:, 3]) and not theta[:, [2, 5]].any()
+    if "alpha" in drawn:  # contrast (0.7, 1.3) at strength 0.5
+        assert ((drawn["alpha"] >= 0.85) & (drawn["alpha"] <= 1.15)).all()

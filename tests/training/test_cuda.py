@@ -84,3 +84,13 @@ def test_chunked_batch_preparation_on_the_gpu_tracks_one_batch_at_a_time() -> No
         model = build_model(CONFIG, 3, 1)
         losses.append(fit(model, _clips(), LABELS, CONFIG, recipe, num_classes=3, seed=0).epoch_losses)
     assert losses[0] == pytest.approx(losses[1], rel=CUDA_REPEAT_RTOL)
+
+
+def test_the_data_clock_times_the_device_work_not_just_its_launch() -> None:
+    from fer3d.training.batches import DataClock
+
+    clock = DataClock(torch.device("cuda", torch.cuda.current_device()))
+    clock.start()
+    torch.cuda._sleep(100_000_000)  # about 50 ms of device time, launched in microseconds
+    clock.stop()
+    assert clock.seconds() > 0.01 > clock.host_seconds

@@ -48,6 +48,8 @@ def plan_epoch(
             continue
         bounds.append((start, stop))
         params.append(draw_params(stop - start, config, generator, strength))
+    # only the last batch can be short, so the kept batches are a prefix of the order, row for row with
+    # the drawn parameters
     kept = bounds[-1][1] if bounds else 0
     drawn = torch.cat(params) if params else torch.empty(0, 0)
     return EpochPlan(order[:kept].to(device), drawn.to(device), bounds)
@@ -88,6 +90,7 @@ class DataClock:
     host from queueing the next step while the device works."""
 
     def __init__(self, device: torch.device) -> None:
+        self.device = device
         self.cuda = device.type == "cuda"
         self.host_seconds = 0.0
         self._events: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
@@ -96,16 +99,17 @@ class DataClock:
     def start(self) -> None:
         if self.cuda:
             self._events.append((torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)))
-            self._events[-1][0].record()
+            # on the training device's stream: with no stream, the event would go to the current device's
+            self._events[-1][0].record(torch.cuda.current_stream(self.device))
         self._started = time.perf_counter()
 
     def stop(self) -> None:
         self.host_seconds += time.perf_counter() - self._started
         if self.cuda:
-            self._events[-1][1].record()
+            self._events[-1][1].record(torch.cuda.current_stream(self.device))
 
     def seconds(self) -> float:
         if not self.cuda:
             return self.host_seconds
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(self.device)
         return sum(begin.elapsed_time(end) for begin, end in self._events) / 1000.0

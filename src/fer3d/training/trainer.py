@@ -28,7 +28,9 @@ class FitResult:
     epoch_losses: list[float] = field(default_factory=list)
     seconds: float = 0.0
     clips_seen: int = 0
-    data_seconds: float = 0.0  # time spent preparing batches (conversion, augmentation, normalisation)
+    # time spent drawing, moving and preparing batches (conversion, augmentation, normalisation); on a GPU
+    # the device's time between CUDA events around that work (``training.batches.DataClock``)
+    data_seconds: float = 0.0
 
 
 def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
@@ -111,6 +113,7 @@ def fit(
                 if epoch == 0
                 else epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
             )
+            clock.start()  # drawing the augmentation and moving it to the device are data time too
             plan = plan_epoch(
                 order,
                 train.batch_size,
@@ -120,6 +123,7 @@ def fit(
                 recipe.device,
             )
             labels_in_order = device_labels[plan.index]
+            clock.stop()
             step_losses: list[torch.Tensor] = []
             for chunk in plan.chunks(chunk_batches):
                 clock.start()
@@ -141,6 +145,7 @@ def fit(
                     loss.backward()
                     optimizer.step()
                     step_losses.append(loss.detach())
+                del batches, batch  # free this chunk before the next one is prepared
             # read once per epoch: reading each step's loss would wait for the device every step
             sizes = [last - first for first, last in plan.bounds]
             values = torch.stack(step_losses).tolist() if step_losses else []
