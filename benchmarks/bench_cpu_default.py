@@ -73,6 +73,8 @@ BATCH_8 = {**MAJORITY_30, "train.batch_size": 8}
 RAMP_14 = {**MAJORITY_30, "model.width": 0.25, "train.augment.ramp_epochs": 14}
 # The old CPU default, first in both "size" and "batch": the same name is the same run folder, trained once.
 CPU_DEFAULT_ROW = {"48 px, width 0.25, 30 epochs": {**MAJORITY_30, "input.size": 48, "model.width": 0.25}}
+# The CPU default now, first in "ramp" and "steps": one run folder, trained once for both.
+RAMP_DEFAULT_ROW = {"40 px, 28 epochs, ramp 14": {**RAMP_14, "input.size": 40, "train.epochs": 28}}
 ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
     "size": {
         **CPU_DEFAULT_ROW,
@@ -94,13 +96,13 @@ ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
         "56 px, batch 8, 15 epochs": {**BATCH_8, "input.size": 56, "train.epochs": 15},
     },
     "ramp": {  # the augmentation ramp (the CPU default now) against full augmentation and bigger settings
-        "40 px, 28 epochs, ramp 14": {**RAMP_14, "input.size": 40, "train.epochs": 28},
+        **RAMP_DEFAULT_ROW,
         "40 px, width 0.25, 28 epochs": {**MAJORITY_30, "input.size": 40, "train.epochs": 28},
         "48 px, 30 epochs, ramp 14": {**RAMP_14, "input.size": 48},
         "64 px, 30 epochs, ramp 14": {**RAMP_14, "input.size": 64},
     },
     "steps": {  # more optimiser steps on bigger inputs in the CPU default's time (batch 8, fewer epochs)
-        "40 px, 28 epochs, ramp 14": {**RAMP_14, "input.size": 40, "train.epochs": 28},
+        **RAMP_DEFAULT_ROW,
         "64 px, batch 8, 12 epochs, ramp 6": {
             **RAMP_14,
             "input.size": 64,

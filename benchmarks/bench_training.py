@@ -28,7 +28,7 @@ from torch import nn
 from fer3d.config import ExperimentConfig
 from fer3d.models import build_model
 from fer3d.presets import get_config
-from fer3d.training.inputs import normalize, to_float
+from fer3d.training.inputs import model_input, to_float
 from fer3d.training.optim import make_optimizer
 from fer3d.training.recipe import Recipe, choose_recipe, cpu_has_amx_bf16, plain_recipe, training_forward
 
@@ -107,9 +107,7 @@ def _training_step(
     labels = torch.randint(0, NUM_CLASSES, (spec["batch"],), generator=gen).to(device)
 
     def step(forward: nn.Module) -> None:
-        batch = normalize(to_float(clips), False)
-        if recipe.channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last_3d)
+        batch = model_input(to_float(clips), False, recipe.channels_last)
         with recipe.autocast():
             loss = loss_fn(forward(batch), labels)
         optimizer.zero_grad(set_to_none=True)

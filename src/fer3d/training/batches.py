@@ -18,7 +18,7 @@ import torch
 
 from fer3d.config import AugmentConfig
 from fer3d.training.augment import apply_params, draw_params
-from fer3d.training.inputs import normalize, to_float
+from fer3d.training.inputs import model_input, to_float
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,8 @@ def prepare_chunk(
     augmented and normalised together, then cut into the batches (views, no copies)."""
     start, stop = chunk[0][0], chunk[-1][1]
     rows = slice(start, stop)
-    inputs = normalize(apply_params(to_float(clips[plan.index[rows]]), plan.params[rows], config), normalized)
-    if channels_last:
-        inputs = inputs.contiguous(memory_format=torch.channels_last_3d)
+    augmented = apply_params(to_float(clips[plan.index[rows]]), plan.params[rows], config)
+    inputs = model_input(augmented, normalized, channels_last)
     return [inputs[first - start : last - start] for first, last in chunk]
 
 

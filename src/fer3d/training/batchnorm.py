@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from fer3d.config import ExperimentConfig
-from fer3d.training.inputs import normalize, to_float
+from fer3d.training.inputs import model_input, to_float
 from fer3d.training.recipe import Recipe
 
 
@@ -32,9 +32,7 @@ def recalibrate_batchnorm(
     model.train()
     for first in range(0, len(clips), batch_size):
         batch = clips[first : first + batch_size].to(recipe.device)
-        batch = normalize(to_float(batch), config.input.normalize)
-        if recipe.channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last_3d)
+        batch = model_input(to_float(batch), config.input.normalize, recipe.channels_last)
         with recipe.autocast():
             model(batch)
     for m, momentum in zip(norms, saved, strict=False):

@@ -57,3 +57,10 @@ def normalize(clips: torch.Tensor, enabled: bool) -> torch.Tensor:
     mean = clips.mean(dim=(1, 2, 3, 4), keepdim=True)
     std = clips.std(dim=(1, 2, 3, 4), keepdim=True).clamp_min(1e-3)
     return (clips - mean) / std
+
+
+def model_input(clips: torch.Tensor, normalized: bool, channels_last: bool) -> torch.Tensor:
+    """Float ``clips`` as the model takes them: per-clip standardised when ``normalized``, in
+    channels-last-3d memory when the recipe says ``channels_last``."""
+    clips = normalize(clips, normalized)
+    return clips.contiguous(memory_format=torch.channels_last_3d) if channels_last else clips

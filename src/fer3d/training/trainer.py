@@ -18,7 +18,7 @@ from tqdm import tqdm
 from fer3d.config import EpochSize, ExperimentConfig
 from fer3d.training.batches import DataClock, batches_per_chunk, plan_epoch, prepare_chunk
 from fer3d.training.batchnorm import recalibrate_batchnorm
-from fer3d.training.inputs import normalize, to_float
+from fer3d.training.inputs import model_input, to_float
 from fer3d.training.optim import base_optimizer, make_optimizer
 from fer3d.training.recipe import Recipe, training_forward
 
@@ -173,11 +173,8 @@ def predict_proba(
     out = []
     with recipe.guard(model):
         for first in range(0, len(clips), batch_size):
-            batch = normalize(
-                to_float(clips[first : first + batch_size].to(recipe.device)), config.input.normalize
-            )
-            if recipe.channels_last:
-                batch = batch.contiguous(memory_format=torch.channels_last_3d)
+            batch = to_float(clips[first : first + batch_size].to(recipe.device))
+            batch = model_input(batch, config.input.normalize, recipe.channels_last)
             with recipe.autocast():
                 logits = model(batch)
             out.append(torch.softmax(logits.float(), dim=1).cpu())
