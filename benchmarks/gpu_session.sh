@@ -19,7 +19,7 @@ nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,driver_version 
 python3 -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0), 'cudnn', torch.backends.cudnn.version())" | tee -a "$log"
 stage 60 python3 -m pytest -q -s -p no:cacheprovider tests/training/test_cuda.py
 # the data time (the cross-validations) before the speed table: it is the open question
-stage 130 python3 -m benchmarks.bench_training --cv-only --device cuda --precision bf16
+stage 130 python3 -m benchmarks.bench_training --cv-only --device cuda --precision bf16 --workers 1
 stage 80 python3 -m benchmarks.bench_training --cv-only --device cuda --precision bf16 --workers 4
 cp benchmarks/results/cv_*cuda*.json "$OUT"/ 2>/dev/null
 stage "${SPEED_SECONDS:-300}" python3 -m benchmarks.bench_training --device cuda --quick --skip-cv --seconds 4

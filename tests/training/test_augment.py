@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from fer3d.config import AugmentConfig
-from fer3d.training.augment import augment, draw_params, param_columns
+from fer3d.training.augment import augment, draw_params, param_columns, transforms
 
 
 def _clips(b: int = 8) -> torch.Tensor:
@@ -93,14 +95,18 @@ def test_strength_scales_the_rotation_and_contrast() -> None:
 )
 def test_drawn_parameters_follow_the_declared_columns(config: AugmentConfig) -> None:
     params = draw_params(50, config, torch.Generator().manual_seed(0), 0.5)
-    columns = param_columns(config)
-    assert params.shape == (50, sum(columns.values()))
-    drawn = dict(zip(columns, params.split(list(columns.values()), dim=1), strict=True))
-    if "flip" in drawn:
-        assert set(drawn["flip"].flatten().tolist()) <= {0.0, 1.0}
-    if "theta" in drawn:  # [cos, -sin, 0, sin, cos, 0]
+    assert params.shape == (50, len(param_columns(config)))
+    assert ((params >= 0) & (params < 1)).all()
+    drawn = transforms(params, config, 0.5)
+    names = {"flip": "flip", "angle": "theta", "alpha": "alpha"}
+    assert set(drawn) == {names[column] for column in param_columns(config)}
+    if "flip" in drawn:  # mirrored with probability 0.25 at strength 0.5
+        assert drawn["flip"].dtype == torch.bool and 0 < drawn["flip"].sum() < 25
+    if "theta" in drawn:  # [[cos, -sin, 0], [sin, cos, 0]], angle within +-5 degrees at strength 0.5
         theta = drawn["theta"]
-        torch.testing.assert_close(theta[:, 0] ** 2 + theta[:, 3] ** 2, torch.ones(50))
-        assert torch.equal(theta[:, 1], -theta[:, 3]) and not theta[:, [2, 5]].any()
+        assert theta.shape == (50, 2, 3)
+        torch.testing.assert_close(theta[:, 0, 0] ** 2 + theta[:, 1, 0] ** 2, torch.ones(50))
+        assert torch.equal(theta[:, 0, 1], -theta[:, 1, 0]) and not theta[:, :, 2].any()
+        assert (theta[:, 0, 0] >= math.cos(math.radians(5)) - 1e-6).all()
     if "alpha" in drawn:  # contrast (0.7, 1.3) at strength 0.5
         assert ((drawn["alpha"] >= 0.85) & (drawn["alpha"] <= 1.15)).all()

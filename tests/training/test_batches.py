@@ -34,8 +34,9 @@ def test_the_plan_draws_what_a_batch_by_batch_loop_draws_and_drops_a_lone_last_c
     assert torch.equal(plan.index, order[:10])
     generator = torch.Generator().manual_seed(4)
     one_by_one = [draw_params(5, AugmentConfig(), generator, 0.7) for _ in range(2)]
-    assert torch.equal(plan.params, torch.cat(one_by_one))
-    assert plan.params.shape == (10, 8)  # flip 1 + rotation 6 + contrast 1
+    assert torch.equal(plan.params, torch.cat(one_by_one))  # one draw for the epoch, as one per batch
+    assert plan.params.shape == (10, 3)  # flip, rotation, contrast
+    assert plan.strength == 0.7
 
 
 def test_at_strength_zero_the_plan_draws_nothing() -> None:

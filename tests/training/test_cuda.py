@@ -94,3 +94,37 @@ def test_the_data_clock_times_the_device_work_not_just_its_launch() -> None:
     torch.cuda._sleep(100_000_000)  # about 50 ms of device time, launched in microseconds
     clock.stop()
     assert clock.seconds() > 0.01 > clock.host_seconds
+
+
+def test_the_training_loop_never_makes_the_host_wait_for_the_device(monkeypatch) -> None:
+    """No synchronising read and no copy from pageable memory per epoch: the count of both over a whole
+    fit (the fold's clips, the final read of the losses, the batch-norm recalibration) does not grow with
+    the epochs. A per-epoch loss read or an unpinned plan copy would add one per epoch."""
+    import warnings
+
+    waits: list[str] = []
+    original_to = torch.Tensor.to
+
+    def recording_to(self, *args, **kwargs):
+        moved = original_to(self, *args, **kwargs)
+        if self.device.type == "cpu" and moved.device.type == "cuda" and not self.is_pinned():
+            waits.append("pageable copy")
+        return moved
+
+    def count(epochs: int) -> int:
+        waits.clear()
+        monkeypatch.setattr(torch.Tensor, "to", recording_to)
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                _fit(CONFIG.with_overrides({"train.epochs": epochs}))
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+            monkeypatch.setattr(torch.Tensor, "to", original_to)
+        return len(waits) + sum("synchroniz" in str(w.message) for w in caught)
+
+    count(2)  # warm-up: cuDNN autotuning and first-call allocations
+    two, five = count(2), count(5)
+    print(f"host waits for the device over a fit of 2 / 5 epochs: {two} / {five}")
+    assert two == five

@@ -22,68 +22,75 @@ def augment(
     around 1 (the augmentation schedule, ``AugmentConfig.strength``); 0 returns the clips unchanged.
     """
     params = draw_params(len(clips), config, generator, strength)
-    return apply_params(clips, params.to(clips.device), config)
+    return apply_params(clips, params.to(clips.device), config, strength)
 
 
 def draw_params(b: int, config: AugmentConfig, generator: torch.Generator, strength: float) -> torch.Tensor:
-    """The random parameters of ``b`` clips as one float ``[b, k]`` CPU tensor, drawn in a fixed order
-    and laid out as :func:`param_columns` says (``k == 0`` when nothing is drawn, as at strength 0).
+    """The random draws of ``b`` clips: a float ``[b, k]`` CPU tensor of uniforms in [0, 1), one column
+    per transform of :func:`param_columns` (``k == 0`` when nothing is drawn, as at strength 0).
 
-    Drawn on the CPU generator, so the augmentation is the same on any device; one tensor, so moving a
-    whole epoch's parameters to a GPU is one copy (each copy from pageable memory waits for the queue).
+    One call on the CPU generator, so the augmentation is the same on any device, and since that
+    generator fills a tensor in order, drawing ``b1`` then ``b2`` rows gives the rows of one draw of
+    ``b1 + b2``: an epoch's batches are drawn at once. The draws become transforms on the clips' device
+    (:func:`transforms`), so the host does one operation per epoch instead of a dozen per batch.
     """
     if strength <= 0:
         return torch.empty(b, 0)
-
-    def uniform(low: float, high: float) -> torch.Tensor:
-        return torch.rand(b, generator=generator) * (high - low) + low
-
-    columns, params = param_columns(config), []
-    if "flip" in columns:
-        params.append((torch.rand(b, generator=generator) < 0.5 * strength).float().view(b, 1))
-    if "theta" in columns:
-        degrees = config.rotation_deg * strength
-        angle = uniform(-degrees, degrees) * (math.pi / 180)
-        cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
-        theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
-        params.append(theta.reshape(b, 6))
-    if "alpha" in columns:
-        low, high = (1 + (bound - 1) * strength for bound in config.contrast)
-        params.append(uniform(low, high).view(b, 1))
-    return torch.cat(params, dim=1) if params else torch.empty(b, 0)
+    return torch.rand(b, len(param_columns(config)), generator=generator)
 
 
-def param_columns(config: AugmentConfig) -> dict[str, int]:
-    """The transforms ``draw_params`` draws for (strength > 0) and their column counts, in order:
-    ``flip`` (1 where mirrored), ``theta`` (the rotation's 2x3 affine matrix, flattened), ``alpha``
-    (the contrast factor)."""
-    columns = {"flip": 1} if config.mirror else {}
+def param_columns(config: AugmentConfig) -> list[str]:
+    """The transforms ``draw_params`` draws a column for (strength > 0), in order: ``flip``, ``angle``
+    (the rotation), ``alpha`` (the contrast factor)."""
+    columns = ["flip"] if config.mirror else []
     if config.rotation_deg > 0:
-        columns["theta"] = 6
+        columns.append("angle")
     if tuple(config.contrast) != (1.0, 1.0):
-        columns["alpha"] = 1
+        columns.append("alpha")
     return columns
 
 
-def apply_params(clips: torch.Tensor, params: torch.Tensor, config: AugmentConfig) -> torch.Tensor:
-    """Augment float ``clips [B, C, T, H, W]`` with ``params [B, k]`` from :func:`draw_params` (on the
-    clips' device); with ``k == 0`` the clips come back unchanged."""
+def transforms(params: torch.Tensor, config: AugmentConfig, strength: float) -> dict[str, torch.Tensor]:
+    """The transforms that the uniforms ``params [b, k]`` (:func:`draw_params`) stand for at
+    ``strength``: ``flip`` (bool ``[b]``, mirrored with probability ``strength / 2``), ``theta`` (the
+    rotation's ``[b, 2, 3]`` affine matrix, angle uniform in +-``rotation_deg * strength``), ``alpha``
+    (the contrast factor, uniform in ``contrast`` pulled towards 1 by ``strength``)."""
     if params.shape[1] == 0:
+        return {}
+    drawn = dict(zip(param_columns(config), params.unbind(dim=1), strict=True))
+    out = {}
+    if "flip" in drawn:
+        out["flip"] = drawn["flip"] < 0.5 * strength
+    if "angle" in drawn:
+        degrees = config.rotation_deg * strength
+        angle = (drawn["angle"] * (2 * degrees) - degrees) * (math.pi / 180)
+        cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
+        out["theta"] = torch.stack([cos, -sin, zero, sin, cos, zero], dim=1).view(-1, 2, 3)
+    if "alpha" in drawn:
+        low, high = (1 + (bound - 1) * strength for bound in config.contrast)
+        out["alpha"] = drawn["alpha"] * (high - low) + low
+    return out
+
+
+def apply_params(
+    clips: torch.Tensor, params: torch.Tensor, config: AugmentConfig, strength: float
+) -> torch.Tensor:
+    """Augment float ``clips [B, C, T, H, W]`` with the draws ``params [B, k]`` of :func:`draw_params`
+    (on the clips' device) at ``strength``; with ``k == 0`` the clips come back unchanged."""
+    drawn = transforms(params, config, strength)
+    if not drawn:
         return clips
     b, c, t, h, w = clips.shape
-    columns = param_columns(config)
-    drawn = dict(zip(columns, params.split(list(columns.values()), dim=1), strict=True))
     if "flip" in drawn:
-        flip = drawn["flip"].view(b, 1, 1, 1, 1) > 0.5
-        clips = torch.where(flip, clips.flip(-1), clips)
+        clips = torch.where(drawn["flip"].view(b, 1, 1, 1, 1), clips.flip(-1), clips)
     if "theta" in drawn:
         flat = clips.reshape(b, c * t, h, w)  # one warp per clip, shared by its frames
-        theta = drawn["theta"].reshape(b, 2, 3).to(clips.dtype)
+        theta = drawn["theta"].to(clips.dtype)
         grid = F.affine_grid(theta, list(flat.shape), align_corners=False)
         clips = F.grid_sample(flat, grid, mode="bilinear", padding_mode="border", align_corners=False)
         clips = clips.reshape(b, c, t, h, w)
     if "alpha" in drawn:
-        alpha = drawn["alpha"].view(b, 1, 1, 1, 1)
+        alpha = drawn["alpha"].view(b, 1, 1, 1, 1).to(clips.dtype)
         mean = clips.mean(dim=(1, 2, 3, 4), keepdim=True)
         clips = ((clips - mean) * alpha + mean).clamp(0, 1)
     return clips

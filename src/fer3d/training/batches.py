@@ -1,11 +1,12 @@
 """An epoch's batches: planned on the CPU at the epoch's start, prepared on the training device in few steps.
 
-The plan draws every batch's augmentation parameters in the order a batch-by-batch loop would (so the
-same seed gives the same batches) and moves the epoch's clip indices and parameters to the device in
-one copy each: on a GPU, a copy from pageable host memory waits for the queued work, so a copy per step
-made every step wait for the one before. Batches are then prepared in chunks: on a GPU several at once
-(one conversion, augmentation and normalisation for the chunk instead of a dozen small kernel launches
-per batch), on the CPU one at a time, where a batch stays in cache and launches cost nothing.
+The plan draws the augmentation of every clip of the epoch in one call, which gives what a draw per
+batch would (so the same seed gives the same batches), and moves the epoch's clip indices and draws to
+the device in one copy each, from pinned memory without waiting: on a GPU a copy from pageable host
+memory waits for all queued work, so the device would idle while the host drew and launched the next
+epoch. Batches are then prepared in chunks: on a GPU several at once (one conversion, augmentation and
+normalisation for the chunk instead of a dozen small kernel launches per batch), on the CPU one at a
+time, where a batch stays in cache and launches cost nothing.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from fer3d.training.inputs import model_input, to_float
 @dataclass(frozen=True)
 class EpochPlan:
     index: torch.Tensor  # [n] the clips of the kept batches, in order, on the device
-    params: torch.Tensor  # [n, k] their augmentation parameters (``augment.draw_params``), on the device
+    params: torch.Tensor  # [n, k] their augmentation draws (``augment.draw_params``), on the device
     bounds: list[tuple[int, int]]  # each batch's [start, stop) in ``index``
+    strength: float  # the augmentation's strength this epoch (``AugmentConfig.strength``)
 
     def chunks(self, batches_per_chunk: int) -> Iterator[list[tuple[int, int]]]:
         for first in range(0, len(self.bounds), batches_per_chunk):
@@ -40,19 +42,27 @@ def plan_epoch(
     strength: float,
     device: torch.device,
 ) -> EpochPlan:
-    """Split ``order`` (clip indices) into batches and draw each batch's augmentation parameters."""
-    bounds, params = [], []
-    for start in range(0, len(order), batch_size):
-        stop = min(start + batch_size, len(order))
-        if stop - start < 2:  # batch norm needs two samples; a lone last clip reappears next epoch
-            continue
-        bounds.append((start, stop))
-        params.append(draw_params(stop - start, config, generator, strength))
-    # only the last batch can be short, so the kept batches are a prefix of the order, row for row with
-    # the drawn parameters
+    """Split ``order`` (clip indices) into batches and draw the augmentation of every clip in them."""
+    bounds = [
+        (start, min(start + batch_size, len(order)))
+        for start in range(0, len(order), batch_size)
+        # batch norm needs two samples; a lone last clip reappears next epoch
+        if min(start + batch_size, len(order)) - start >= 2
+    ]
+    # only the last batch can be short, so the kept batches are a prefix of the order; one draw for
+    # all of them gives what a draw per batch would (``draw_params``)
     kept = bounds[-1][1] if bounds else 0
-    drawn = torch.cat(params) if params else torch.empty(0, 0)
-    return EpochPlan(order[:kept].to(device), drawn.to(device), bounds)
+    drawn = draw_params(kept, config, generator, strength)
+    return EpochPlan(to_device(order[:kept], device), to_device(drawn, device), bounds, strength)
+
+
+def to_device(host: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``host`` on ``device``; to a GPU from pinned memory and without blocking the host (the caching host
+    allocator keeps the pinned block until the copy is done), so the host queues on while the device
+    works instead of waiting for its queue to drain."""
+    if device.type != "cuda":
+        return host.to(device)
+    return host.pin_memory().to(device, non_blocking=True)
 
 
 def prepare_chunk(
@@ -68,7 +78,7 @@ def prepare_chunk(
     augmented and normalised together, then cut into the batches (views, no copies)."""
     start, stop = chunk[0][0], chunk[-1][1]
     rows = slice(start, stop)
-    augmented = apply_params(to_float(clips[plan.index[rows]]), plan.params[rows], config)
+    augmented = apply_params(to_float(clips[plan.index[rows]]), plan.params[rows], config, plan.strength)
     inputs = model_input(augmented, normalized, channels_last)
     return [inputs[first - start : last - start] for first, last in chunk]
 

@@ -50,18 +50,18 @@ def epoch_order(
     if not balance:
         return torch.randperm(len(labels), generator=generator)
     classes, counts = np.unique(labels, return_counts=True)
+    # each class's clips in increasing index order, from one sort rather than a scan per class
+    by_class = torch.from_numpy(np.argsort(labels, kind="stable")).split(counts.tolist())
     parts = []
     if epoch_size == "majority":
         target = counts.max()
-        for cls, count in zip(classes, counts, strict=True):
-            members = torch.from_numpy(np.flatnonzero(labels == cls))
+        for members, count in zip(by_class, counts, strict=True):
             extra = members[torch.randint(len(members), (int(target - count),), generator=generator)]
             parts += [members, extra]
     else:
         quotas = np.full(len(classes), len(labels) // len(classes))
         quotas[torch.randperm(len(classes), generator=generator)[: len(labels) % len(classes)].numpy()] += 1
-        for cls, quota in zip(classes, quotas, strict=True):
-            members = torch.from_numpy(np.flatnonzero(labels == cls))
+        for members, quota in zip(by_class, quotas, strict=True):
             shuffled = members[torch.randperm(len(members), generator=generator)]
             whole, rest = divmod(int(quota), len(members))
             # every member `whole` times, then `rest` distinct ones: no clip twice more than another
@@ -105,6 +105,8 @@ def fit(
     chunk_batches = batches_per_chunk(recipe.data_chunk_bytes, train.batch_size, tuple(clips.shape[1:]))
     start = time.perf_counter()
     first_order = epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
+    step_losses_per_epoch: list[list[torch.Tensor]] = []  # on the device until the training ends
+    epoch_bounds: list[list[tuple[int, int]]] = []
     with recipe.guard(model):
         forward = training_forward(model, recipe, steps=train.epochs * (len(first_order) // train.batch_size))
         for epoch in tqdm(range(train.epochs), desc="train", unit="epoch", disable=not progress, leave=False):
@@ -146,19 +148,30 @@ def fit(
                     optimizer.step()
                     step_losses.append(loss.detach())
                 del batches, batch  # free this chunk before the next one is prepared
-            # read once per epoch: reading each step's loss would wait for the device every step
-            sizes = [last - first for first, last in plan.bounds]
-            values = torch.stack(step_losses).tolist() if step_losses else []
-            seen = sum(sizes)
-            total = sum((value * size for value, size in zip(values, sizes, strict=True)), 0.0)
+            step_losses_per_epoch.append(step_losses)
+            epoch_bounds.append(plan.bounds)
             scheduler.step()
-            result.epoch_losses.append(total / max(1, seen))
-            result.clips_seen += seen
+    # read once, after the last step: reading per step or per epoch would make the host wait for the
+    # device, which then idles while the host draws and launches the next batches
+    result.epoch_losses = _epoch_losses(step_losses_per_epoch, epoch_bounds)
+    result.clips_seen = sum(last - first for bounds in epoch_bounds for first, last in bounds)
     result.data_seconds = clock.seconds()
     result.seconds = time.perf_counter() - start
     # Precise BN (see training/batchnorm.py): short trainings otherwise leave stale running averages.
     recalibrate_batchnorm(model, clips, config, recipe)
     return result
+
+
+def _epoch_losses(step_losses: list[list[torch.Tensor]], bounds: list[list[tuple[int, int]]]) -> list[float]:
+    """Each epoch's loss, its steps' mean losses weighted by their batch sizes; one read from the device."""
+    flat = [loss for epoch in step_losses for loss in epoch]
+    values = iter(torch.stack(flat).tolist() if flat else [])
+    losses = []
+    for epoch_bounds in bounds:
+        sizes = [last - first for first, last in epoch_bounds]
+        total = sum((next(values) * size for size in sizes), 0.0)
+        losses.append(total / max(1, sum(sizes)))
+    return losses
 
 
 @torch.no_grad()
