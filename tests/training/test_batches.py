@@ -14,7 +14,15 @@ from fer3d.models import build_model
 from fer3d.presets import get_config
 from fer3d.training import fit
 from fer3d.training.augment import augment, draw_params
-from fer3d.training.batches import DataClock, batches_per_chunk, plan_epoch, prepare_chunk
+from fer3d.training.batches import (
+    DataClock,
+    batches_per_chunk,
+    epoch_groups,
+    epochs_per_plan,
+    plan_epoch,
+    plan_epochs,
+    prepare_chunk,
+)
 from fer3d.training.inputs import normalize, to_float
 from fer3d.training.recipe import choose_recipe
 
@@ -36,7 +44,7 @@ def test_the_plan_draws_what_a_batch_by_batch_loop_draws_and_drops_a_lone_last_c
     one_by_one = [draw_params(5, AugmentConfig(), generator, 0.7) for _ in range(2)]
     assert torch.equal(plan.params, torch.cat(one_by_one))  # one draw for the epoch, as one per batch
     assert plan.params.shape == (10, 3)  # flip, rotation, contrast
-    assert plan.strength == 0.7
+    assert torch.equal(plan.strength, torch.full((10,), 0.7))
 
 
 def test_at_strength_zero_the_plan_draws_nothing() -> None:
@@ -72,6 +80,37 @@ def test_chunks_give_the_batches_of_a_batch_by_batch_loop(normalized: bool, batc
         assert got.is_contiguous(memory_format=torch.channels_last_3d)
 
 
+def test_a_plan_of_several_epochs_draws_what_planning_each_epoch_in_turn_draws() -> None:
+    config = AugmentConfig()
+
+    def epochs(generator: torch.Generator):  # each order drawn from the generator, as the trainer does
+        for strength in (0.5, 0.75, 1.0):
+            yield torch.randperm(11, generator=generator), strength
+
+    generator = torch.Generator().manual_seed(2)
+    together = plan_epochs(epochs(generator), 5, config, generator, CPU)
+    generator = torch.Generator().manual_seed(2)
+    one_by_one = [plan_epoch(order, 5, config, generator, s, CPU) for order, s in epochs(generator)]
+    assert together.epochs == [[(0, 5), (5, 10)], [(10, 15), (15, 20)], [(20, 25), (25, 30)]]
+    for name in ("index", "params", "strength"):
+        assert torch.equal(getattr(together, name), torch.cat([getattr(p, name) for p in one_by_one]))
+
+
+def test_epoch_groups_fill_each_plan_and_keep_unaugmented_epochs_apart() -> None:
+    ramp = AugmentConfig(ramp_epochs=2)  # strengths 0, 0.5, 1, 1, ...
+    assert epoch_groups(7, 3, ramp) == [range(0, 1), range(1, 4), range(4, 7)]
+    assert epoch_groups(3, 1, ramp) == [range(0, 1), range(1, 2), range(2, 3)]
+    assert epoch_groups(5, 10, AugmentConfig()) == [range(0, 5)]
+    with pytest.raises(ValueError, match="strength 0"):
+        plan_epochs([(torch.arange(4), 0.0), (torch.arange(4), 1.0)], 2, ramp, torch.Generator(), CPU)
+
+
+def test_epochs_per_plan_counts_whole_epochs_in_a_chunk() -> None:
+    assert epochs_per_plan(1, 6) == 1  # the CPU: one batch a chunk, one epoch a plan
+    assert epochs_per_plan(256, 6) == 42
+    assert epochs_per_plan(32, 33) == 1
+
+
 def test_batches_per_chunk_fills_the_budget_and_is_one_without_one() -> None:
     assert batches_per_chunk(None, 16, (1, 10, 40, 40)) == 1
     batch_bytes = 16 * 4 * 10 * 40 * 40
@@ -81,9 +120,14 @@ def test_batches_per_chunk_fills_the_budget_and_is_one_without_one() -> None:
 
 def test_fit_gives_the_same_losses_with_chunked_batch_preparation() -> None:
     labels = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2, 0, 1, 2, 1])
-    config = get_config("oulu-paper", profile="tiny", overrides={"train.epochs": 2, "train.batch_size": 4})
+    config = get_config(
+        "oulu-paper",
+        profile="tiny",
+        overrides={"train.epochs": 4, "train.batch_size": 4, "train.augment.ramp_epochs": 2},
+    )
     clips = torch.randint(0, 256, (len(labels), 1, 10, 32, 32), generator=torch.Generator().manual_seed(1))
     losses = []
+    # one batch at a time and one epoch a plan; then epochs 1-3 in one plan, prepared in one chunk
     for chunk_bytes in (None, 10**9):
         recipe = dataclasses.replace(choose_recipe(config, "cpu"), data_chunk_bytes=chunk_bytes)
         torch.manual_seed(5)

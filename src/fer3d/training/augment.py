@@ -50,13 +50,18 @@ def param_columns(config: AugmentConfig) -> list[str]:
     return columns
 
 
-def transforms(params: torch.Tensor, config: AugmentConfig, strength: float) -> dict[str, torch.Tensor]:
+def transforms(
+    params: torch.Tensor, config: AugmentConfig, strength: float | torch.Tensor
+) -> dict[str, torch.Tensor]:
     """The transforms that the uniforms ``params [b, k]`` (:func:`draw_params`) stand for at
-    ``strength``: ``flip`` (bool ``[b]``, mirrored with probability ``strength / 2``), ``theta`` (the
-    rotation's ``[b, 2, 3]`` affine matrix, angle uniform in +-``rotation_deg * strength``), ``alpha``
-    (the contrast factor, uniform in ``contrast`` pulled towards 1 by ``strength``)."""
+    ``strength`` (one for all clips, or ``[b]``, one per clip): ``flip`` (bool ``[b]``, mirrored with
+    probability ``strength / 2``), ``theta`` (the rotation's ``[b, 2, 3]`` affine matrix, angle uniform
+    in +-``rotation_deg * strength``), ``alpha`` (the contrast factor, uniform in ``contrast`` pulled
+    towards 1 by ``strength``)."""
     if params.shape[1] == 0:
         return {}
+    # in float32 on the draws' device either way, so one strength or a strength per clip round alike
+    strength = torch.as_tensor(strength, dtype=params.dtype, device=params.device)
     drawn = dict(zip(param_columns(config), params.unbind(dim=1), strict=True))
     out = {}
     if "flip" in drawn:
@@ -73,10 +78,11 @@ def transforms(params: torch.Tensor, config: AugmentConfig, strength: float) -> 
 
 
 def apply_params(
-    clips: torch.Tensor, params: torch.Tensor, config: AugmentConfig, strength: float
+    clips: torch.Tensor, params: torch.Tensor, config: AugmentConfig, strength: float | torch.Tensor
 ) -> torch.Tensor:
     """Augment float ``clips [B, C, T, H, W]`` with the draws ``params [B, k]`` of :func:`draw_params`
-    (on the clips' device) at ``strength``; with ``k == 0`` the clips come back unchanged."""
+    (on the clips' device) at ``strength`` (one, or ``[B]``); with ``k == 0`` the clips come back
+    unchanged."""
     drawn = transforms(params, config, strength)
     if not drawn:
         return clips

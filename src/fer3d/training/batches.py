@@ -1,18 +1,21 @@
-"""An epoch's batches: planned on the CPU at the epoch's start, prepared on the training device in few steps.
+"""Training batches: planned on the CPU, a group of epochs at a time, prepared on the training device in few
+steps.
 
-The plan draws the augmentation of every clip of the epoch in one call, which gives what a draw per
-batch would (so the same seed gives the same batches), and moves the epoch's clip indices and draws to
-the device in one copy each, from pinned memory without waiting: on a GPU a copy from pageable host
-memory waits for all queued work, so the device would idle while the host drew and launched the next
-epoch. Batches are then prepared in chunks: on a GPU several at once (one conversion, augmentation and
-normalisation for the chunk instead of a dozen small kernel launches per batch), on the CPU one at a
-time, where a batch stays in cache and launches cost nothing.
+A plan draws each epoch's order and the augmentation of every clip in it, epoch after epoch, from the
+run's generator: the same draws in the same order as planning epoch by epoch, so the same seed gives
+the same batches however many epochs a plan holds. Its clip indices, draws and strengths go to the
+device in one copy each, from pinned memory without waiting: on a GPU a copy from pageable host memory
+waits for all queued work, so the device would idle while the host drew and launched the next batches.
+Batches are then prepared in chunks: on a GPU many at once (one conversion, augmentation and
+normalisation for the chunk instead of a few dozen small kernel launches per batch; at the CPU default
+a chunk holds several epochs, so a small training prepares its data in a handful of steps), on the CPU
+one at a time, where a batch stays in cache and launches cost nothing.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -23,15 +26,60 @@ from fer3d.training.inputs import model_input, to_float
 
 
 @dataclass(frozen=True)
-class EpochPlan:
+class Plan:
     index: torch.Tensor  # [n] the clips of the kept batches, in order, on the device
     params: torch.Tensor  # [n, k] their augmentation draws (``augment.draw_params``), on the device
-    bounds: list[tuple[int, int]]  # each batch's [start, stop) in ``index``
-    strength: float  # the augmentation's strength this epoch (``AugmentConfig.strength``)
+    strength: torch.Tensor  # [n] the augmentation strength of each row's epoch, on the device
+    epochs: list[list[tuple[int, int]]]  # each epoch's batches, as [start, stop) rows of ``index``
+
+    @property
+    def bounds(self) -> list[tuple[int, int]]:
+        """Every batch of the plan, in order."""
+        return [batch for epoch in self.epochs for batch in epoch]
 
     def chunks(self, batches_per_chunk: int) -> Iterator[list[tuple[int, int]]]:
-        for first in range(0, len(self.bounds), batches_per_chunk):
-            yield self.bounds[first : first + batches_per_chunk]
+        bounds = self.bounds
+        for first in range(0, len(bounds), batches_per_chunk):
+            yield bounds[first : first + batches_per_chunk]
+
+
+def batch_bounds(clips: int, batch_size: int) -> list[tuple[int, int]]:
+    """An epoch of ``clips`` cut into batches; a lone last clip is left out (batch norm needs two samples)
+    and reappears in a later epoch."""
+    batches = [(start, min(start + batch_size, clips)) for start in range(0, clips, batch_size)]
+    return [(start, stop) for start, stop in batches if stop - start >= 2]
+
+
+def plan_epochs(
+    epochs: Iterable[tuple[torch.Tensor, float]],
+    batch_size: int,
+    config: AugmentConfig,
+    generator: torch.Generator,
+    device: torch.device,
+) -> Plan:
+    """Plan the epochs that ``epochs`` yields as ``(order, strength)``: batches of ``order`` (clip
+    indices) and the augmentation draws of their clips. ``epochs`` is consumed lazily, so an order drawn
+    from ``generator`` comes before its epoch's augmentation and after the previous one's, as when
+    planning one epoch at a time. Epochs at strength 0 (nothing drawn) and above cannot share a plan."""
+    index, draws, strengths, planned, offset = [], [], [], [], 0
+    for order, strength in epochs:
+        bounds = batch_bounds(len(order), batch_size)
+        # only the last batch can be short, so the kept batches are a prefix of the order; one draw for
+        # all of them gives what a draw per batch would (``draw_params``)
+        kept = bounds[-1][1] if bounds else 0
+        index.append(order[:kept])
+        draws.append(draw_params(kept, config, generator, strength))
+        strengths.append(torch.full((kept,), float(strength)))
+        planned.append([(offset + start, offset + stop) for start, stop in bounds])
+        offset += kept
+    if len({d.shape[1] for d in draws}) > 1:
+        raise ValueError("epochs at augmentation strength 0 and above cannot share a plan")
+    return Plan(
+        to_device(torch.cat(index), device),
+        to_device(torch.cat(draws), device),
+        to_device(torch.cat(strengths), device),
+        planned,
+    )
 
 
 def plan_epoch(
@@ -41,19 +89,26 @@ def plan_epoch(
     generator: torch.Generator,
     strength: float,
     device: torch.device,
-) -> EpochPlan:
-    """Split ``order`` (clip indices) into batches and draw the augmentation of every clip in them."""
-    bounds = [
-        (start, min(start + batch_size, len(order)))
-        for start in range(0, len(order), batch_size)
-        # batch norm needs two samples; a lone last clip reappears next epoch
-        if min(start + batch_size, len(order)) - start >= 2
-    ]
-    # only the last batch can be short, so the kept batches are a prefix of the order; one draw for
-    # all of them gives what a draw per batch would (``draw_params``)
-    kept = bounds[-1][1] if bounds else 0
-    drawn = draw_params(kept, config, generator, strength)
-    return EpochPlan(to_device(order[:kept], device), to_device(drawn, device), bounds, strength)
+) -> Plan:
+    """A plan of one epoch."""
+    return plan_epochs([(order, strength)], batch_size, config, generator, device)
+
+
+def epoch_groups(epochs: int, per_plan: int, config: AugmentConfig) -> list[range]:
+    """The epochs ``0..epochs-1`` in consecutive groups of at most ``per_plan``, one plan each; a group
+    does not mix epochs at strength 0 with augmented ones (``plan_epochs``)."""
+    groups: list[range] = []
+    for epoch in range(epochs):
+        last = groups[-1] if groups else None
+        if (
+            last is not None
+            and len(last) < per_plan
+            and (config.strength(last.start) > 0) == (config.strength(epoch) > 0)
+        ):
+            groups[-1] = range(last.start, epoch + 1)
+        else:
+            groups.append(range(epoch, epoch + 1))
+    return groups
 
 
 def to_device(host: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -66,7 +121,7 @@ def to_device(host: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def prepare_chunk(
-    plan: EpochPlan,
+    plan: Plan,
     chunk: list[tuple[int, int]],
     clips: torch.Tensor,
     config: AugmentConfig,
@@ -78,9 +133,16 @@ def prepare_chunk(
     augmented and normalised together, then cut into the batches (views, no copies)."""
     start, stop = chunk[0][0], chunk[-1][1]
     rows = slice(start, stop)
-    augmented = apply_params(to_float(clips[plan.index[rows]]), plan.params[rows], config, plan.strength)
+    augmented = apply_params(
+        to_float(clips[plan.index[rows]]), plan.params[rows], config, plan.strength[rows]
+    )
     inputs = model_input(augmented, normalized, channels_last)
     return [inputs[first - start : last - start] for first, last in chunk]
+
+
+def epochs_per_plan(batches_per_chunk: int, batches_per_epoch: int) -> int:
+    """As many whole epochs as a chunk holds, at least one: their data is then prepared in one go."""
+    return max(1, batches_per_chunk // max(1, batches_per_epoch))
 
 
 def batches_per_chunk(chunk_bytes: int | None, batch_size: int, clip_shape: tuple[int, ...]) -> int:

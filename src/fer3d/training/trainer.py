@@ -8,6 +8,7 @@ is no per-sample Python work in the loop, and on a GPU no wait for the device be
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,16 @@ from torch import nn
 from tqdm import tqdm
 
 from fer3d.config import EpochSize, ExperimentConfig
-from fer3d.training.batches import DataClock, batches_per_chunk, plan_epoch, prepare_chunk
+from fer3d.training.batches import (
+    DataClock,
+    Plan,
+    batch_bounds,
+    batches_per_chunk,
+    epoch_groups,
+    epochs_per_plan,
+    plan_epochs,
+    prepare_chunk,
+)
 from fer3d.training.batchnorm import recalibrate_batchnorm
 from fer3d.training.inputs import model_input, to_float
 from fer3d.training.optim import base_optimizer, make_optimizer
@@ -105,52 +115,50 @@ def fit(
     chunk_batches = batches_per_chunk(recipe.data_chunk_bytes, train.batch_size, tuple(clips.shape[1:]))
     start = time.perf_counter()
     first_order = epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
+    per_plan = epochs_per_plan(chunk_batches, len(batch_bounds(len(first_order), train.batch_size)))
+
+    def order_and_strength(epoch: int) -> tuple[torch.Tensor, float]:
+        order = (
+            first_order
+            if epoch == 0
+            else epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
+        )
+        return order, train.augment.strength(epoch)
+
     step_losses_per_epoch: list[list[torch.Tensor]] = []  # on the device until the training ends
     epoch_bounds: list[list[tuple[int, int]]] = []
-    with recipe.guard(model):
+    bar = tqdm(total=train.epochs, desc="train", unit="epoch", disable=not progress, leave=False)
+    with recipe.guard(model), bar:
         forward = training_forward(model, recipe, steps=train.epochs * (len(first_order) // train.batch_size))
-        for epoch in tqdm(range(train.epochs), desc="train", unit="epoch", disable=not progress, leave=False):
-            order = (
-                first_order
-                if epoch == 0
-                else epoch_order(labels, train.augment.balance, generator, train.augment.epoch_size)
-            )
-            clock.start()  # drawing the augmentation and moving it to the device are data time too
-            plan = plan_epoch(
-                order,
+        for group in epoch_groups(train.epochs, per_plan, train.augment):
+            clock.start()  # drawing the orders and augmentation and moving them to the device are data time
+            plan = plan_epochs(
+                (order_and_strength(epoch) for epoch in group),
                 train.batch_size,
                 train.augment,
                 generator,
-                train.augment.strength(epoch),
                 recipe.device,
             )
             labels_in_order = device_labels[plan.index]
             clock.stop()
-            step_losses: list[torch.Tensor] = []
-            for chunk in plan.chunks(chunk_batches):
-                clock.start()
-                batches = prepare_chunk(
-                    plan,
-                    chunk,
-                    device_clips,
-                    train.augment,
-                    normalized=config.input.normalize,
-                    channels_last=recipe.channels_last,
-                )
-                clock.stop()
-                for batch, (first, last) in zip(batches, chunk, strict=True):
+            batches = _prepared_batches(plan, chunk_batches, device_clips, config, recipe, clock)
+            for bounds in plan.epochs:
+                step_losses: list[torch.Tensor] = []
+                for first, last in bounds:
+                    batch = next(batches)
                     with recipe.autocast():
                         # a short last batch runs eager: compiling its size too would cost a compile per fold
                         step_model = forward if last - first == train.batch_size else model
                         loss = loss_fn(step_model(batch), labels_in_order[first:last])
+                    del batch  # a chunk is freed before the next one is prepared
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
                     step_losses.append(loss.detach())
-                del batches, batch  # free this chunk before the next one is prepared
-            step_losses_per_epoch.append(step_losses)
-            epoch_bounds.append(plan.bounds)
-            scheduler.step()
+                step_losses_per_epoch.append(step_losses)
+                epoch_bounds.append(bounds)
+                scheduler.step()
+                bar.update()
     # read once, after the last step: reading per step or per epoch would make the host wait for the
     # device, which then idles while the host draws and launches the next batches
     result.epoch_losses = _epoch_losses(step_losses_per_epoch, epoch_bounds)
@@ -160,6 +168,31 @@ def fit(
     # Precise BN (see training/batchnorm.py): short trainings otherwise leave stale running averages.
     recalibrate_batchnorm(model, clips, config, recipe)
     return result
+
+
+def _prepared_batches(
+    plan: Plan,
+    chunk_batches: int,
+    device_clips: torch.Tensor,
+    config: ExperimentConfig,
+    recipe: Recipe,
+    clock: DataClock,
+) -> Iterator[torch.Tensor]:
+    """The plan's model inputs, batch after batch, prepared ``chunk_batches`` at a time (timed)."""
+    for chunk in plan.chunks(chunk_batches):
+        clock.start()
+        prepared = prepare_chunk(
+            plan,
+            chunk,
+            device_clips,
+            config.train.augment,
+            normalized=config.input.normalize,
+            channels_last=recipe.channels_last,
+        )
+        clock.stop()
+        prepared.reverse()
+        while prepared:  # hand each batch over without keeping a reference to it here
+            yield prepared.pop()
 
 
 def _epoch_losses(step_losses: list[list[torch.Tensor]], bounds: list[list[tuple[int, int]]]) -> list[float]:
