@@ -65,7 +65,7 @@ def test_chunks_give_the_batches_of_a_batch_by_batch_loop(normalized: bool, batc
     chunked = [
         batch
         for chunk in plan.chunks(batches_per_chunk)
-        for batch in prepare_chunk(plan, chunk, clips, config, normalized=normalized, channels_last=True)
+        for batch in prepare_chunk(plan, chunk, clips, normalized=normalized, channels_last=True)
     ]
     # the loop this replaced: draw and prepare each batch in turn, skipping the lone last clip
     generator, expected = torch.Generator().manual_seed(1), []

@@ -22,7 +22,7 @@ def augment(
     around 1 (the augmentation schedule, ``AugmentConfig.strength``); 0 returns the clips unchanged.
     """
     params = draw_params(len(clips), config, generator, strength)
-    return apply_params(clips, params.to(clips.device), config, strength)
+    return apply_transforms(clips, transforms(params.to(clips.device), config, strength))
 
 
 def draw_params(b: int, config: AugmentConfig, generator: torch.Generator, strength: float) -> torch.Tensor:
@@ -77,13 +77,9 @@ def transforms(
     return out
 
 
-def apply_params(
-    clips: torch.Tensor, params: torch.Tensor, config: AugmentConfig, strength: float | torch.Tensor
-) -> torch.Tensor:
-    """Augment float ``clips [B, C, T, H, W]`` with the draws ``params [B, k]`` of :func:`draw_params`
-    (on the clips' device) at ``strength`` (one, or ``[B]``); with ``k == 0`` the clips come back
-    unchanged."""
-    drawn = transforms(params, config, strength)
+def apply_transforms(clips: torch.Tensor, drawn: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Augment float ``clips [B, C, T, H, W]`` with the ``transforms`` of their draws (on the clips'
+    device); with none the clips come back unchanged."""
     if not drawn:
         return clips
     b, c, t, h, w = clips.shape

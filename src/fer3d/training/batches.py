@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from fer3d.config import AugmentConfig
-from fer3d.training.augment import apply_params, draw_params
+from fer3d.training.augment import apply_transforms, draw_params, transforms
 from fer3d.training.inputs import model_input, to_float
 
 
@@ -31,6 +31,8 @@ class Plan:
     params: torch.Tensor  # [n, k] their augmentation draws (``augment.draw_params``), on the device
     strength: torch.Tensor  # [n] the augmentation strength of each row's epoch, on the device
     epochs: list[list[tuple[int, int]]]  # each epoch's batches, as [start, stop) rows of ``index``
+    # the transforms the draws stand for (``augment.transforms``), derived once for the plan
+    transforms: dict[str, torch.Tensor]
 
     @property
     def bounds(self) -> list[tuple[int, int]]:
@@ -74,11 +76,13 @@ def plan_epochs(
         offset += kept
     if len({d.shape[1] for d in draws}) > 1:
         raise ValueError("epochs at augmentation strength 0 and above cannot share a plan")
+    params, strength = to_device(torch.cat(draws), device), to_device(torch.cat(strengths), device)
     return Plan(
         to_device(torch.cat(index), device),
-        to_device(torch.cat(draws), device),
-        to_device(torch.cat(strengths), device),
+        params,
+        strength,
         planned,
+        transforms(params, config, strength),
     )
 
 
@@ -124,7 +128,6 @@ def prepare_chunk(
     plan: Plan,
     chunk: list[tuple[int, int]],
     clips: torch.Tensor,
-    config: AugmentConfig,
     *,
     normalized: bool,
     channels_last: bool,
@@ -133,9 +136,8 @@ def prepare_chunk(
     augmented and normalised together, then cut into the batches (views, no copies)."""
     start, stop = chunk[0][0], chunk[-1][1]
     rows = slice(start, stop)
-    augmented = apply_params(
-        to_float(clips[plan.index[rows]]), plan.params[rows], config, plan.strength[rows]
-    )
+    drawn = {name: values[rows] for name, values in plan.transforms.items()}
+    augmented = apply_transforms(to_float(clips[plan.index[rows]]), drawn)
     inputs = model_input(augmented, normalized, channels_last)
     return [inputs[first - start : last - start] for first, last in chunk]
 

@@ -185,7 +185,6 @@ def _prepared_batches(
             plan,
             chunk,
             device_clips,
-            config.train.augment,
             normalized=config.input.normalize,
             channels_last=recipe.channels_last,
         )
