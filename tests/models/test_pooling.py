@@ -73,8 +73,10 @@ def test_compiled_pooling_matches_stock_and_stays_bf16_and_channels_last(shape, 
     """Compiled, the pooling is a mean over views: under bf16 autocast it must keep the dtype and the
     channels-last layout (the stock operator ran in fp32 and returned a contiguous tensor, which made
     the compiled 112 px step twice as slow), and match the stock operator, gradients included."""
+    from fer3d.training.recipe import CPU_INDUCTOR_OPTIONS
+
     pool = ChannelsLastAvgPool3d(kernel, stride=kernel)
-    compiled = torch.compile(pool, backend="inductor", fullgraph=True)
+    compiled = torch.compile(pool, fullgraph=True, options=CPU_INDUCTOR_OPTIONS)  # as the library compiles
     x = _channels_last(shape, torch.bfloat16).requires_grad_()
     y = x.detach().float().requires_grad_()
     with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -84,16 +84,19 @@ def test_a_plan_of_several_epochs_draws_what_planning_each_epoch_in_turn_draws()
     config = AugmentConfig()
 
     def epochs(generator: torch.Generator):  # each order drawn from the generator, as the trainer does
-        for strength in (0.5, 0.75, 1.0):
-            yield torch.randperm(11, generator=generator), strength
+        for size, strength in ((11, 0.5), (1, 0.6), (11, 0.75), (11, 1.0)):  # a lone clip: no batch
+            yield torch.randperm(size, generator=generator), strength
 
     generator = torch.Generator().manual_seed(2)
     together = plan_epochs(epochs(generator), 5, config, generator, CPU)
     generator = torch.Generator().manual_seed(2)
     one_by_one = [plan_epoch(order, 5, config, generator, s, CPU) for order, s in epochs(generator)]
-    assert together.epochs == [[(0, 5), (5, 10)], [(10, 15), (15, 20)], [(20, 25), (25, 30)]]
+    assert together.epochs == [[(0, 5), (5, 10)], [], [(10, 15), (15, 20)], [(20, 25), (25, 30)]]
     for name in ("index", "params", "strength"):
         assert torch.equal(getattr(together, name), torch.cat([getattr(p, name) for p in one_by_one]))
+    assert set(together.transforms) == {"flip", "theta", "alpha"}
+    for name, values in together.transforms.items():
+        assert torch.equal(values, torch.cat([p.transforms[name] for p in one_by_one]))
 
 
 def test_epoch_groups_fill_each_plan_and_keep_unaugmented_epochs_apart() -> None:

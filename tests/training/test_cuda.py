@@ -99,7 +99,9 @@ def test_the_data_clock_times_the_device_work_not_just_its_launch() -> None:
 def test_the_training_loop_never_makes_the_host_wait_for_the_device(monkeypatch) -> None:
     """No synchronising read and no copy from pageable memory per epoch: the count of both over a whole
     fit (the fold's clips, the final read of the losses, the batch-norm recalibration) does not grow with
-    the epochs. A per-epoch loss read or an unpinned plan copy would add one per epoch."""
+    the epochs. Each epoch gets a plan of its own (a chunk of one batch), so a per-epoch loss read or an
+    unpinned plan copy would add one per epoch."""
+    import dataclasses
     import warnings
 
     waits: list[str] = []
@@ -118,7 +120,11 @@ def test_the_training_loop_never_makes_the_host_wait_for_the_device(monkeypatch)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                _fit(CONFIG.with_overrides({"train.epochs": epochs}))
+                config = CONFIG.with_overrides({"train.epochs": epochs})
+                recipe = dataclasses.replace(choose_recipe(config, "cuda"), data_chunk_bytes=1)  # one batch
+                torch.manual_seed(0)
+                model = build_model(config, 3, 1)
+                fit(model, _clips(), LABELS, config, recipe, num_classes=3, seed=0)
         finally:
             torch.cuda.set_sync_debug_mode("default")
             monkeypatch.setattr(torch.Tensor, "to", original_to)

@@ -94,8 +94,9 @@ def _window_mean_of_views(x: torch.Tensor, kernel: Triple) -> torch.Tensor:
 class ChannelsLastAvgPool3d(nn.AvgPool3d):
     """``nn.AvgPool3d`` whose unpadded, non-overlapping case takes the vectorised channels-last path.
 
-    Other inputs (padding, overlapping windows, contiguous layout, CUDA, tracing for export) use the
-    stock operator, so results agree with ``nn.AvgPool3d`` to float rounding everywhere.
+    Under ``torch.compile`` the same case is a mean over a view (``_window_mean_of_views``). Other inputs
+    (padding, overlapping windows, contiguous layout, CUDA, tracing for export) use the stock operator,
+    so results agree with ``nn.AvgPool3d`` to float rounding everywhere.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -7,9 +7,10 @@ the same batches however many epochs a plan holds. Its clip indices, draws and s
 device in one copy each, from pinned memory without waiting: on a GPU a copy from pageable host memory
 waits for all queued work, so the device would idle while the host drew and launched the next batches.
 Batches are then prepared in chunks: on a GPU many at once (one conversion, augmentation and
-normalisation for the chunk instead of a few dozen small kernel launches per batch; at the CPU default
-a chunk holds several epochs, so a small training prepares its data in a handful of steps), on the CPU
-one at a time, where a batch stays in cache and launches cost nothing.
+normalisation for the chunk instead of a few dozen small kernel launches per batch; for the CPU
+profile's small model trained on a GPU a chunk holds several epochs, so a small training prepares its
+data in a handful of steps), on the CPU one at a time, where a batch stays in cache and launches cost
+nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from fer3d.training.inputs import model_input, to_float
 
 @dataclass(frozen=True)
 class Plan:
+    """The batches of one or more consecutive epochs and the augmentation of every clip in them, on the
+    training device. ``params`` and ``strength`` are the draws the transforms came from (kept for
+    inspection and tests; a few bytes per clip)."""
+
     index: torch.Tensor  # [n] the clips of the kept batches, in order, on the device
     params: torch.Tensor  # [n, k] their augmentation draws (``augment.draw_params``), on the device
     strength: torch.Tensor  # [n] the augmentation strength of each row's epoch, on the device
@@ -40,6 +45,7 @@ class Plan:
         return [batch for epoch in self.epochs for batch in epoch]
 
     def chunks(self, batches_per_chunk: int) -> Iterator[list[tuple[int, int]]]:
+        """The plan's batches in groups of ``batches_per_chunk``, across epoch boundaries."""
         bounds = self.bounds
         for first in range(0, len(bounds), batches_per_chunk):
             yield bounds[first : first + batches_per_chunk]
@@ -76,13 +82,13 @@ def plan_epochs(
         offset += kept
     if len({d.shape[1] for d in draws}) > 1:
         raise ValueError("epochs at augmentation strength 0 and above cannot share a plan")
-    params, strength = to_device(torch.cat(draws), device), to_device(torch.cat(strengths), device)
+    params, row_strength = to_device(torch.cat(draws), device), to_device(torch.cat(strengths), device)
     return Plan(
         to_device(torch.cat(index), device),
         params,
-        strength,
+        row_strength,
         planned,
-        transforms(params, config, strength),
+        transforms(params, config, row_strength),
     )
 
 

@@ -1,8 +1,10 @@
 """A task-agnostic training loop: fixed epochs, no model selection on held-out data.
 
-The clips of a fold are moved to the device once as uint8; each epoch's order and augmentation are drawn
-at its start and its batches converted, augmented and normalised there (``training.batches``), so there
-is no per-sample Python work in the loop, and on a GPU no wait for the device before the epoch's end.
+The clips of a fold are moved to the device once as uint8. Epochs are planned in groups (one epoch on
+the CPU, as many as a data chunk holds on a GPU): their orders and augmentation are drawn together and
+their batches converted, augmented and normalised on the device (``training.batches``), so there is no
+per-sample Python work in the loop. The losses stay on the device and are read once after the last
+step, so on a GPU the host never waits for the device during training.
 """
 
 from __future__ import annotations
@@ -125,7 +127,7 @@ def fit(
         )
         return order, train.augment.strength(epoch)
 
-    step_losses_per_epoch: list[list[torch.Tensor]] = []  # on the device until the training ends
+    step_losses_per_epoch: list[torch.Tensor | None] = []  # on the device until the training ends
     epoch_bounds: list[list[tuple[int, int]]] = []
     bar = tqdm(total=train.epochs, desc="train", unit="epoch", disable=not progress, leave=False)
     with recipe.guard(model), bar:
@@ -155,10 +157,11 @@ def fit(
                     loss.backward()
                     optimizer.step()
                     step_losses.append(loss.detach())
-                step_losses_per_epoch.append(step_losses)
+                step_losses_per_epoch.append(torch.stack(step_losses) if step_losses else None)
                 epoch_bounds.append(bounds)
                 scheduler.step()
                 bar.update()
+            del plan, labels_in_order, batches  # before the next plan is drawn
     # read once, after the last step: reading per step or per epoch would make the host wait for the
     # device, which then idles while the host draws and launches the next batches
     result.epoch_losses = _epoch_losses(step_losses_per_epoch, epoch_bounds)
@@ -194,10 +197,11 @@ def _prepared_batches(
             yield prepared.pop()
 
 
-def _epoch_losses(step_losses: list[list[torch.Tensor]], bounds: list[list[tuple[int, int]]]) -> list[float]:
-    """Each epoch's loss, its steps' mean losses weighted by their batch sizes; one read from the device."""
-    flat = [loss for epoch in step_losses for loss in epoch]
-    values = iter(torch.stack(flat).tolist() if flat else [])
+def _epoch_losses(step_losses: list[torch.Tensor | None], bounds: list[list[tuple[int, int]]]) -> list[float]:
+    """Each epoch's loss, its steps' mean losses weighted by their batch sizes; one read from the device.
+    ``step_losses``: each epoch's step losses, ``None`` for an epoch without a batch."""
+    read = [losses for losses in step_losses if losses is not None]
+    values = iter(torch.cat(read).tolist() if read else [])
     losses = []
     for epoch_bounds in bounds:
         sizes = [last - first for first, last in epoch_bounds]
