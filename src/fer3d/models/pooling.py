@@ -83,11 +83,10 @@ def _window_mean_of_views(x: torch.Tensor, kernel: Triple) -> torch.Tensor:
     step (measured at 112 px): autocast runs it in fp32, so the activation is saved in fp32 for its
     backward, and its contiguous output, saved for the next convolution's backward, sends oneDNN down a
     slow mixed-layout path there."""
-    n, c, t, h, w = x.shape
-    (kt, kh, kw), (out_t, out_h, out_w) = kernel, (t // kernel[0], h // kernel[1], w // kernel[2])
+    t, h, w = x.shape[2:]
+    out = (t // kernel[0], h // kernel[1], w // kernel[2])
     # in NDHWC order, as the memory is: the mean then comes out NDHWC too, a channels-last-3d NCDHW view
-    ndhwc = x[:, :, : out_t * kt, : out_h * kh, : out_w * kw].permute(0, 2, 3, 4, 1)  # floor: as avg_pool3d
-    windows = ndhwc.reshape(n, out_t, kt, out_h, kh, out_w, kw, c)
+    windows = _windows(x.permute(0, 2, 3, 4, 1), kernel, out)
     return windows.mean(dim=(2, 4, 6)).permute(0, 4, 1, 2, 3)
 
 
