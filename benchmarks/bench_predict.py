@@ -83,7 +83,7 @@ def main() -> None:
     pinned = _limit_cores(args.cores)
     from fer3d.inference.classifier import OnnxClassifier, TorchClassifier
     from fer3d.inference.predict import PredictOptions
-    from fer3d.inference.sources import video_source
+    from fer3d.inference.frame_sources import video_source
 
     video = _video()
     rows = []

@@ -18,7 +18,7 @@ from fer3d.data.cache import write_store as _write_store
 from fer3d.data.errors import BadInputError, SkipLog
 from fer3d.data.faces import make_cropper
 from fer3d.data.records import Dataset, SequenceRecord
-from fer3d.data.sources import last_frames
+from fer3d.data.sequence_frames import last_frames
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from fer3d.inference.classifier import ClipClassifier, clip_input, frame_input, 
 from fer3d.inference.outputs import ANNOTATED_MP4, TIMELINE_PNG, VideoAnnotator, plot_timeline, write_tables
 from fer3d.inference.results import NO_FACE, OK, FrameRecord, PredictionResult, WindowResult
 from fer3d.inference.smoothing import Smoother, SmoothMode
-from fer3d.inference.sources import FrameSource, camera_source, video_source
+from fer3d.inference.frame_sources import FrameSource, camera_source, video_source
 from fer3d.inference.tracking import DlibFaceTracker, FaceObservation, WholeFrameTracker
 
 

@@ -26,7 +26,7 @@ from fer3d.reports.published import (
     TRANSFER_PUBLISHED,
     published,
 )
-from fer3d.reports.sources import Run, Search, Sources, discover
+from fer3d.reports.run_discovery import Run, Search, Sources, discover
 
 PROTOCOL_NAMES = {"loso": "LOSO", "kfold": "subject {k}-fold", "nested": "nested subject {k}-fold"}
 
