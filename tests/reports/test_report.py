@@ -137,3 +137,75 @@ def test_fold_accuracy_figure_with_all_wrong_and_all_right_folds():
     )
     figure = fold_accuracies(result, "edge cases")
     assert figure.axes
+
+
+def _cv_result(n_folds: int, correct_per_fold: int, per_fold: int = 7):
+    from fer3d.evaluation.crossval import CVResult, FoldResult
+
+    folds = []
+    for i in range(n_folds):
+        preds = [0] * correct_per_fold + [1] * (per_fold - correct_per_fold)
+        indices = list(range(i * per_fold, (i + 1) * per_fold))
+        folds.append(
+            FoldResult(i, indices, preds, [[0.5, 0.5]] * per_fold, correct_per_fold / per_fold, 0.0, [])
+        )
+    return CVResult("kfold", folds, np.zeros(n_folds * per_fold, dtype=int), ("a", "b"))
+
+
+def _write_transfer(folder: Path, source: str, target: str, n_folds: int) -> None:
+    """A transfer folder as `fer3d transfer` writes its transfer.json (the arm folders are optional)."""
+    import json
+
+    from fer3d.evaluation.labelmap import LabelMap
+    from fer3d.evaluation.transfer import TransferResult
+
+    arms = {"scratch": _cv_result(n_folds, 5), "finetuned": _cv_result(n_folds, 6)}
+    result = TransferResult(source, target, LabelMap.by_name(("a", "b"), ("a", "b")), 0, arms)
+    folder.mkdir()
+    info = {"k": n_folds, "label_map": result.label_map.to_dict(), "rows": result.table6_rows()}
+    (folder / "transfer.json").write_text(json.dumps(info))
+
+
+def _md_rows(markdown: str, heading: str) -> list[list[str]]:
+    section = markdown.split(heading, 1)[1].split("\n#", 1)[0]
+    return [
+        [c.strip() for c in line.strip("|").split(" | ")]
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| architecture")
+    ]
+
+
+def test_table6_puts_the_papers_figures_beside_matching_transfer_runs(tmp_path: Path) -> None:
+    _write_transfer(tmp_path / "oulu_to_ck", "oulu", "ckplus", n_folds=10)
+    _write_transfer(tmp_path / "mine", "folder", "ckplus", n_folds=10)
+    _, md_path = build_report(
+        [tmp_path / "oulu_to_ck", tmp_path / "mine"], tmp_path / "report", progress=False
+    )
+    rows = _md_rows(md_path.read_text(), "Table 6 (transfer)")
+    by_key = {tuple(r[:3]): r for r in rows}
+    # the paper's six rows, in its order, each with its published 10-fold mean
+    assert [tuple(r[:3]) for r in rows[:6]] == [
+        ("CK+", "CK+", "none"),
+        ("Oulu-CASIA", "CK+", "none"),
+        ("Oulu-CASIA", "CK+", "fine-tuned on CK+"),
+        ("Oulu-CASIA", "Oulu-CASIA", "none"),
+        ("CK+", "Oulu-CASIA", "none"),
+        ("CK+", "Oulu-CASIA", "fine-tuned on Oulu-CASIA"),
+    ]
+    assert [r[8] for r in rows[:6]] == ["100.00%", "90.76%", "91.14%", "84.25%", "77.08%", "79.75%"]
+    # measured beside published: 5/7 and 6/7 right in every fold
+    scratch, tuned = by_key[("Oulu-CASIA", "CK+", "none")], by_key[("Oulu-CASIA", "CK+", "fine-tuned on CK+")]
+    assert scratch[6].startswith("71.43% [") and scratch[7] == "71.43 ± 0.00" and scratch[4] == "70"
+    assert tuned[6].startswith("85.71% [") and tuned[8] == "91.14%"
+    assert by_key[("CK+", "Oulu-CASIA", "none")][6] == "no run given"
+    # a transfer the paper has no figure for is listed after its rows, not matched to one
+    assert [r[8] for r in rows[6:]] == ["not in paper", "not in paper"]
+    assert {r[0] for r in rows[6:]} == {"folder"}
+
+
+def test_table6_refuses_the_papers_figure_for_other_fold_counts(tmp_path: Path) -> None:
+    _write_transfer(tmp_path / "t", "ckplus", "oulu", n_folds=3)
+    _, md_path = build_report([tmp_path / "t"], tmp_path / "report", progress=False)
+    rows = _md_rows(md_path.read_text(), "Table 6 (transfer)")
+    measured = [r for r in rows if r[4] != "-"]
+    assert len(measured) == 2 and {r[8] for r in measured} == {"not in paper (paper: 10-fold)"}

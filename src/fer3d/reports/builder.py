@@ -17,16 +17,19 @@ from matplotlib.figure import Figure
 from statsmodels.stats.proportion import proportion_confint
 from tqdm import tqdm
 
+from fer3d.atomic import check_output_folder, claim_output_folder, has_entry
 from fer3d.config import ExperimentConfig
 from fer3d.reports import figures
 from fer3d.reports.published import (
+    DATASET_TITLES,
     PUBLISHED,
     PUBLISHED_LABEL,
+    TABLE6,
     TABLE_OF_DATASET,
-    TRANSFER_PUBLISHED,
     published,
+    published_transfer,
 )
-from fer3d.reports.run_discovery import Run, Search, Sources, discover
+from fer3d.reports.run_discovery import Run, Search, Sources, Transfer, discover
 
 PROTOCOL_NAMES = {"loso": "LOSO", "kfold": "subject {k}-fold", "nested": "nested subject {k}-fold"}
 
@@ -121,38 +124,107 @@ def _tables(page: Page, sources: Sources) -> None:
         "97.56%, CK+ 10-fold 100%, Oulu-CASIA 10-fold 84.25%). The dataset column is the cache's reader: a "
         "synthetic set written in the CK+ layout reads as ckplus, so check the run folder before comparing."
     )
+    _table6(page, sources, runs)
+
+
+TABLE6_HEADERS = [
+    "architecture optimised on",
+    "evaluated on",
+    "post-processing",
+    "protocol",
+    "clips",
+    "target clips dropped (no source class)",
+    "measured pooled accuracy [95% CI]",
+    "measured mean ± sd of folds (%)",
+    f"paper: mean of 10 folds ({PUBLISHED_LABEL})",
+    "folder",
+]
+
+
+def _title(dataset: str) -> str:
+    return DATASET_TITLES.get(dataset, dataset)
+
+
+def _transfer_row(transfer: Transfer, row: dict, paper: str) -> list[str]:
+    """One measured Table 6 row from ``transfer.json``: the config (tuned on the source) on the target."""
+    fine_tuned = row["arm"] == "finetuned"
+    return [
+        _title(row["source"]),
+        _title(row["target"]),
+        f"fine-tuned on {_title(row['target'])}" if fine_tuned else "none",
+        row["protocol"],
+        str(row["n_tested"]),
+        str(row["dropped"]),
+        _pct_ci(int(round(row["pooled_accuracy"] * row["n_tested"])), row["n_tested"]),
+        f"{100 * row['mean_fold_accuracy']:.2f} ± {100 * row['std_fold_accuracy']:.2f}",
+        paper,
+        f"`{transfer.path}`",
+    ]
+
+
+def _table6(page: Page, sources: Sources, runs: list[Run]) -> None:
+    """The paper's six rows in its order, each with the measured transfer runs that match it, then the
+    measured rows the paper has no figure for (other datasets)."""
     page.heading("Table 6 (transfer)", 3)
+    measured = [(t, row) for t in sources.transfers for row in t.info.get("rows", [])]
+    used: set[int] = set()
     rows = []
-    for transfer in sources.transfers:
-        for row in transfer.info.get("rows", []):
-            run = transfer.arms.get(row["arm"])
-            measured = (
-                _pct_ci(int(round(row["pooled_accuracy"] * row["n_tested"])), row["n_tested"]) if run else "-"
-            )
+    for figure in TABLE6:
+        if figure.optimised_on == figure.evaluated_on:  # within one dataset: Table 3 or 5's 10-fold
+            table = TABLE_OF_DATASET[figure.evaluated_on]
+            given = any(r.dataset == figure.evaluated_on and r.result.protocol == "kfold" for r in runs)
+            note = f"see {table} above" if given else "no run given"
             rows.append(
                 [
-                    f"{row['source']} → {row['target']}",
-                    row["training"],
-                    row["protocol"],
-                    str(row["n_tested"]),
-                    str(row["dropped"]),
-                    measured,
-                    TRANSFER_PUBLISHED,
-                    f"`{transfer.path}`",
+                    _title(figure.optimised_on),
+                    _title(figure.evaluated_on),
+                    figure.post_processing,
+                    "subject 10-fold",
+                    "-",
+                    "-",
+                    note,
+                    note,
+                    f"{figure.accuracy:.2f}%",
+                    "-",
                 ]
             )
-    page.table(
-        [
-            "source → target",
-            "training",
-            "protocol",
-            "clips",
-            "target clips dropped (no source class)",
-            "measured pooled accuracy [95% CI]",
-            f"paper ({PUBLISHED_LABEL})",
-            "folder",
-        ],
-        rows or [["-"] * 8],
+            continue
+        matches = [
+            i
+            for i, (_, row) in enumerate(measured)
+            if (row["source"], row["target"], row["arm"] == "finetuned")
+            == (figure.optimised_on, figure.evaluated_on, figure.fine_tuned)
+        ]
+        for i in matches:
+            transfer, row = measured[i]
+            k = len(transfer.arms[row["arm"]].result.folds) if row["arm"] in transfer.arms else None
+            paper = published_transfer(
+                row["source"], row["target"], figure.fine_tuned, k or transfer.info.get("k")
+            )
+            rows.append(_transfer_row(transfer, row, paper))
+            used.add(i)
+        if not matches:
+            rows.append(
+                [
+                    _title(figure.optimised_on),
+                    _title(figure.evaluated_on),
+                    figure.post_processing,
+                    "subject 10-fold",
+                    "-",
+                    "-",
+                    "no run given",
+                    "no run given",
+                    f"{figure.accuracy:.2f}%",
+                    "-",
+                ]
+            )
+    rows += [_transfer_row(t, row, "not in paper") for i, (t, row) in enumerate(measured) if i not in used]
+    page.table(TABLE6_HEADERS, rows)
+    page.text(
+        "A transfer run evaluates a configuration tuned on the source dataset on the target dataset, "
+        "trained from scratch (post-processing: none) or pre-trained on the source and fine-tuned. The "
+        "paper's figures are means of 10 folds; it reports the differences as significant by a p-value "
+        "test without giving the values. Rows within one dataset are the 10-fold runs of Tables 3 and 5."
     )
     for transfer in sources.transfers:
         lm = transfer.info.get("label_map", {})
@@ -244,6 +316,8 @@ def _run_section(page: Page, run: Run) -> None:
 
 def build_report(paths: list[Path], out_dir: str | Path, *, progress: bool = True) -> tuple[Path, Path]:
     """Read the given folders and write ``report.html`` and ``report.md`` (+ ``figures/``) to ``out_dir``."""
+    report_folder = has_entry("report.html", "report.md")
+    check_output_folder(out_dir, report_folder, "report folder")  # before any work
     sources = discover([Path(p) for p in paths])
     page = Page()
     page.heading("fer3d report", 1)
@@ -260,7 +334,7 @@ def build_report(paths: list[Path], out_dir: str | Path, *, progress: bool = Tru
             _search_section(page, item)  # type: ignore[arg-type]
         else:
             _run_section(page, item)  # type: ignore[arg-type]
-    out = Path(out_dir)
+    out = claim_output_folder(out_dir, report_folder, "report folder")
     (out / "figures").mkdir(parents=True, exist_ok=True)
     for slug, png in page.figures.items():
         (out / "figures" / f"{slug}.png").write_bytes(png)
