@@ -9,6 +9,11 @@ Pooling and short clips: C3D pools (1,2,2) after conv1 and (2,2,2) after the oth
 layer only pools time while at least 2 steps are left (its temporal kernel and stride become 1 after
 that), and likewise for space, so any clip length and input size (>= 16 px) works. As in C3D, pool5 pads
 space by 1, so 112 px gives 4x4 and 48 px gives 2x2 maps before fc6.
+
+Temporal heads (``model.temporal_head``: lstm | attention): only pool2 pools time, so 10 frames leave 5
+steps (10 -> 10 -> 5 -> 5 -> 5 -> 5) whatever the temporal kernel (its padding keeps the length) or the
+extra block (a conv without pooling). fc6 runs on each step's flattened map, the head pools the steps,
+then fc7 and the classifier as in C3D.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from torch import nn
 
 from fer3d.config import ModelConfig
 from fer3d.models.pooling import ChannelsLastAvgPool3d
+from fer3d.models.temporal import TEMPORAL_POOLS, StepFeatures
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": lambda: nn.ReLU(inplace=True),
@@ -44,6 +50,11 @@ C3D_STAGES = (
 )
 C3D_STAGE5 = ("conv5", 2, 512, True)
 FC_WIDTH = 4096
+# hidden width of a temporal head (LSTM state, attention scorer) at width 1.0; an LSTM of FC_WIDTH would
+# hold 134M weights
+TEMPORAL_WIDTH = 512
+# with a temporal head, the one stage whose pooling halves time (conv2, as C3D's first temporal pool)
+TEMPORAL_HEAD_TIME_POOL = "conv2"
 
 
 def _scaled(channels: int, width: float) -> int:
@@ -61,7 +72,10 @@ def _pool(kind: str, t: int, h: int, pool_time: bool, pad_space: int = 0) -> tup
 
 
 class C3D(nn.Module):
-    """C3D-BN classifier. Input ``[B, C, T, H, W]`` float, output logits ``[B, num_classes]``."""
+    """C3D-BN classifier. Input ``[B, C, T, H, W]`` float, output logits ``[B, num_classes]``.
+
+    ``feature_shape`` is the last feature map's ``(C, T, H, W)``: the time steps a temporal head sees.
+    """
 
     def __init__(
         self,
@@ -78,7 +92,9 @@ class C3D(nn.Module):
         layers: list[nn.Module] = []
         t, h, c_in = frames, size, in_channels
         stages = list(C3D_STAGES) + [C3D_STAGE5]
-        for index, (_name, n_convs, channels, pool_time) in enumerate(stages):
+        keep_time = config.temporal_head != "none"
+        for index, (name, n_convs, channels, pool_time) in enumerate(stages):
+            pool_time = pool_time and (not keep_time or name == TEMPORAL_HEAD_TIME_POOL)
             c_out = _scaled(channels, config.width)
             n = n_convs + (1 if config.extra_block and index == len(stages) - 1 else 0)
             for _ in range(n):
@@ -94,12 +110,19 @@ class C3D(nn.Module):
         self.features = nn.Sequential(*layers)
         self.feature_shape = (c_in, t, h, h)
         fc = _scaled(FC_WIDTH, config.width)
+        if keep_time:
+            temporal = TEMPORAL_POOLS[config.temporal_head](fc, _scaled(TEMPORAL_WIDTH, config.width))
+            # fc6 per time step on [B, T, C*H*W], then the head: [B, T, fc] -> [B, temporal.out_features]
+            head: list[nn.Module] = [StepFeatures(), nn.Linear(c_in * h * h, fc), act()]
+            head += [nn.Dropout(config.dropout), temporal]
+            pooled = temporal.out_features
+        else:
+            head = [nn.Flatten(), nn.Linear(c_in * t * h * h, fc), act(), nn.Dropout(config.dropout)]
+            pooled = fc
+        # the last four modules are fc7, its activation, dropout and the classifier in both cases
         self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(c_in * t * h * h, fc),
-            act(),
-            nn.Dropout(config.dropout),
-            nn.Linear(fc, fc),
+            *head,
+            nn.Linear(pooled, fc),
             act(),
             nn.Dropout(config.dropout),
             nn.Linear(fc, num_classes),
