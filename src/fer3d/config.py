@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 Activation = Literal["relu", "elu", "prelu", "leaky_relu", "mish"]
 Init = Literal["xavier_uniform", "xavier_normal"]
 Pooling = Literal["avg", "max"]
+TemporalHead = Literal["none", "lstm", "attention"]
 Optimizer = Literal["adam", "lookahead_adam"]
 Precision = Literal["auto", "fp32", "bf16"]
 Compile = Literal["auto", "on", "off"]
@@ -63,6 +64,9 @@ class ModelConfig:
     extra_block: bool = False
     dropout: float = 0.5
     width: float = 1.0  # multiplies every conv and FC width (1.0 = the original 64..512 / 4096)
+    # over the per-time-step C3D features before the classifier: "none" flattens the last feature map
+    # (the paper's C3D); "lstm" / "attention" keep the time axis and pool it by an LSTM / attention
+    temporal_head: TemporalHead = field(default="none", metadata=ADDED_LATER)
 
     def __post_init__(self) -> None:
         if self.temporal_kernel not in TEMPORAL_KERNELS:
