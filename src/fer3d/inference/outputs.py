@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -173,61 +174,150 @@ def _runs(mask: list[bool]) -> list[tuple[int, int]]:
     return runs
 
 
-class VideoAnnotator:
-    """Writes the annotated MP4 (mp4v): a box and label per face and the probability bars of each face."""
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+MIN_OUTPUT_HEIGHT = 480  # smaller videos are upscaled to this height so their labels can be read
+BOX_COLOR, BAR_COLOR, BAR_BACK, TEXT_COLOR = (0, 220, 0), (0, 200, 255), (70, 70, 70), (255, 255, 255)
 
-    BAR_W, BAR_H = 120, 12
+
+def _even(value: float) -> int:
+    """Video encoders want even frame sizes."""
+    return max(2, int(round(value / 2)) * 2)
+
+
+@dataclass(frozen=True)
+class AnnotationLayout:
+    """Where the annotated video draws: the source frame scaled by ``scale`` on the left, and a panel
+    of labels and probability bars in a margin on its right, so nothing is drawn over a face but its box.
+
+    Every size follows the output height, so text is as legible on a 176x144 video (upscaled) as on
+    a 1080p one.
+    """
+
+    scale: float  # source frame -> output frame
+    frame_w: int  # the scaled frame's size in the output
+    frame_h: int
+    panel_w: int  # the margin's width, right of the frame
+    font_scale: float
+    thickness: int
+    line_h: int  # one panel line: a class name and its bar
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the output video."""
+        return self.frame_w + self.panel_w, self.frame_h
+
+    @classmethod
+    def for_frame(
+        cls, width: int, height: int, class_names: tuple[str, ...], *, min_height: int = MIN_OUTPUT_HEIGHT
+    ) -> AnnotationLayout:
+        scale = max(1.0, min_height / height)
+        frame_w, frame_h = _even(width * scale), _even(height * scale)
+        # about 24 lines of text per frame height, whatever the resolution
+        line_h = max(20, frame_h // 24)
+        font_scale = line_h / 36
+        thickness = max(1, round(line_h / 16))
+        label_w = max(
+            cv2.getTextSize(n, FONT, font_scale, thickness)[0][0] for n in (*class_names, "face 00")
+        )
+        percent_w = cv2.getTextSize("100%", FONT, font_scale, thickness)[0][0]
+        panel_w = _even(label_w + 6 * line_h + percent_w + 3 * line_h // 2)
+        return cls(scale, frame_w, frame_h, panel_w, font_scale, thickness, line_h)
+
+
+class VideoAnnotator:
+    """Writes the annotated MP4 (mp4v): the frame (upscaled when small) with a box and a short label per
+    face, and beside it a margin with each face's label and class probability bars."""
 
     def __init__(self, path: Path, fps: float, class_names: tuple[str, ...]) -> None:
         self.path, self.fps, self.class_names = Path(path), fps, class_names
         self.writer: cv2.VideoWriter | None = None
-        self.label_w = max(len(n) for n in class_names) * 8 + 8
+        self.layout: AnnotationLayout | None = None
 
-    def write(self, rgb: np.ndarray, faces: dict[int, Box], latest: dict[int, WindowResult]) -> None:
+    def render(self, rgb: np.ndarray, faces: dict[int, Box], latest: dict[int, WindowResult]) -> np.ndarray:
+        """The annotated BGR image of one RGB (or gray) frame: ``(layout.size[1], layout.size[0], 3)``."""
         frame = (
             cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else cv2.cvtColor(rgb, cv2.COLOR_GRAY2BGR)
         )
+        if self.layout is None:
+            self.layout = AnnotationLayout.for_frame(frame.shape[1], frame.shape[0], self.class_names)
+        lay = self.layout
+        out = np.zeros((lay.frame_h, lay.frame_w + lay.panel_w, 3), np.uint8)
+        out[:, : lay.frame_w] = cv2.resize(
+            frame,
+            (lay.frame_w, lay.frame_h),
+            interpolation=cv2.INTER_LINEAR if lay.scale > 1 else cv2.INTER_AREA,
+        )
+        pad = lay.line_h // 2
+        y = pad
+        if not faces:
+            self._text(out, "no face", (lay.frame_w + pad, y + lay.line_h), (0, 0, 255))
+        for shown, (tid, box) in enumerate(sorted(faces.items())):
+            window = latest.get(tid)
+            label = "..." if window is None else f"{window.label(self.class_names)} {window.confidence():.0%}"
+            self._face_box(out, tid, box, label)
+            needed = lay.line_h * (len(self.class_names) + 1)
+            if y + needed > lay.frame_h:
+                self._text(
+                    out, f"+{len(faces) - shown} more", (lay.frame_w + pad, y + lay.line_h), TEXT_COLOR
+                )
+                break
+            self._text(out, f"face {tid}: {label}", (lay.frame_w + pad, y + lay.line_h * 4 // 5), BOX_COLOR)
+            y += lay.line_h
+            probs = window.smoothed if window is not None else None
+            y = self._bars(out, probs, y) + pad
+        return out
+
+    def write(self, rgb: np.ndarray, faces: dict[int, Box], latest: dict[int, WindowResult]) -> None:
+        image = self.render(rgb, faces, latest)
         if self.writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            h, w = frame.shape[:2]
-            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            size = (image.shape[1], image.shape[0])
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, size)
             if not self.writer.isOpened():
                 raise OSError(f"{self.path}: OpenCV cannot write an mp4v video here")
-        panel_y = 8
-        if not faces:
-            cv2.putText(frame, "no face", (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 0, 255), 2, cv2.LINE_AA)
-        for tid, box in sorted(faces.items()):
-            window = latest.get(tid)
-            x0, y0, x1, y1 = (int(round(v)) for v in box)
-            text = (
-                f"{tid}: ..."
-                if window is None
-                else f"{tid}: {window.label(self.class_names)} {window.confidence():.0%}"
-            )
-            cv2.rectangle(frame, (x0, y0), (x1, y1), (0, 220, 0), 2)
-            cv2.putText(
-                frame, text, (x0, max(14, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 220, 0), 1, cv2.LINE_AA
-            )
-            if window is not None and window.smoothed is not None:
-                panel_y = self._bars(frame, tid, window.smoothed, panel_y)
-        self.writer.write(frame)
+        self.writer.write(image)
 
-    def _bars(self, frame: np.ndarray, tid: int, probs: np.ndarray, y: int) -> int:
-        cv2.putText(
-            frame, f"face {tid}", (8, y + 10), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA
-        )
-        y += 14
-        for name, p in zip(self.class_names, probs, strict=True):
-            x = 8 + self.label_w
-            cv2.putText(
-                frame, name, (8, y + 10), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA
-            )
-            cv2.rectangle(frame, (x, y), (x + self.BAR_W, y + self.BAR_H - 2), (60, 60, 60), -1)
-            cv2.rectangle(
-                frame, (x, y), (x + int(self.BAR_W * float(p)), y + self.BAR_H - 2), (0, 200, 255), -1
-            )
-            y += self.BAR_H
-        return y + 6
+    def _text(self, out: np.ndarray, text: str, origin: tuple[int, int], color: tuple[int, int, int]) -> None:
+        lay = self.layout
+        assert lay is not None
+        cv2.putText(out, text, origin, FONT, lay.font_scale, color, lay.thickness, cv2.LINE_AA)
+
+    def _face_box(self, out: np.ndarray, tid: int, box: Box, label: str) -> None:
+        """The face's box and ``"<track>: <label>"`` on a dark strip above it (below it at the top edge)."""
+        lay = self.layout
+        assert lay is not None
+        x0, y0, x1, y1 = (int(round(v * lay.scale)) for v in box)
+        x0, x1 = np.clip([x0, x1], 0, lay.frame_w - 1)
+        y0, y1 = np.clip([y0, y1], 0, lay.frame_h - 1)
+        cv2.rectangle(out, (int(x0), int(y0)), (int(x1), int(y1)), BOX_COLOR, lay.thickness + 1)
+        text = f"{tid}: {label}"
+        (tw, th), base = cv2.getTextSize(text, FONT, lay.font_scale, lay.thickness)
+        strip = th + base + 4
+        top = y0 - strip - lay.thickness if y0 - strip - lay.thickness >= 0 else y1 + lay.thickness + 1
+        top = min(top, lay.frame_h - strip)
+        left = int(min(x0, max(0, lay.frame_w - tw - 4)))
+        cv2.rectangle(out, (left, top), (min(left + tw + 4, lay.frame_w - 1), top + strip), (0, 0, 0), -1)
+        self._text(out, text, (left + 2, top + th + 2), BOX_COLOR)
+
+    def _bars(self, out: np.ndarray, probs: np.ndarray | None, y: int) -> int:
+        """One line per class: name, bar and percentage; returns the y below the last line."""
+        lay = self.layout
+        assert lay is not None
+        pad = lay.line_h // 2
+        x_name = lay.frame_w + pad
+        label_w = max(cv2.getTextSize(n, FONT, lay.font_scale, lay.thickness)[0][0] for n in self.class_names)
+        x_bar, bar_w = x_name + label_w + pad, 6 * lay.line_h
+        for k, name in enumerate(self.class_names):
+            baseline = y + lay.line_h * 4 // 5
+            self._text(out, name, (x_name, baseline), TEXT_COLOR)
+            top, bottom = y + lay.line_h // 6, y + lay.line_h - lay.line_h // 6
+            cv2.rectangle(out, (x_bar, top), (x_bar + bar_w, bottom), BAR_BACK, -1)
+            if probs is not None:
+                p = float(probs[k])
+                cv2.rectangle(out, (x_bar, top), (x_bar + int(round(bar_w * p)), bottom), BAR_COLOR, -1)
+                self._text(out, f"{p:.0%}", (x_bar + bar_w + pad // 2, baseline), TEXT_COLOR)
+            y += lay.line_h
+        return y
 
     def close(self) -> None:
         if self.writer is not None:
