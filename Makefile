@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.fer3d-installed
 TESTDATA := .testdata
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench bench-quick clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,15 @@ test: $(STAMP) $(TESTDATA)/.done
 	FER3D_TEST_MEDIA=$(CURDIR)/$(TESTDATA)/media bash scripts/run_tests.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks experiments
+	$(BIN)/ruff format --check src tests benchmarks experiments
 
+# every benchmarks/bench_*.py in turn; bench-quick: each one's short pass (within 5 minutes on 2 cores)
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.run_all
+	$(BIN)/python -m benchmarks.run_all $(if $(QUICK),--quick)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all --quick
 
 clean:
 	rm -rf $(VENV) $(TESTDATA) runs demo-output

@@ -1,40 +1,31 @@
-"""How many kernels the data path launches per training step, one batch at a time against in chunks.
+"""Operators the training data path dispatches per step, one batch at a time against in chunks.
 
-On a GPU the CPU default's data kernels are too small to hide their launches (data time was 12.7% of
-training time on an H200 with one batch prepared per step), so the count of operators dispatched per
-step is what chunking is meant to cut. Counted here on the CPU with a dispatch mode (every aten
-operator the data path runs on the clips, which on a GPU is a kernel launch or a view; planning, the
-draw of the epoch's augmentation on the CPU generator and the transforms derived from it on the device,
-is counted apart), for one epoch of the CPU default (40 px) and of the 112 px model, each with the Oulu
-preset's per-clip normalisation:
+On a GPU every dispatched operator is a kernel launch, and the ``cpu`` profile's data kernels are too
+small to hide their launches, so the count per step is what chunking cuts. Counted on the CPU with a
+dispatch mode, for one CK+-sized balanced epoch at 40 px (the ``cpu`` profile) and, in a full run, at
+112 px, with the Oulu preset's per-clip normalisation; planning (the epoch's augmentation draw and the
+transforms derived from it) is counted apart from preparing the clips. Also host milliseconds per step.
 - ``one batch at a time``: the CPU recipe (``data_chunk_bytes=None``);
 - ``chunks``: the CUDA recipe's chunk budget (``recipe.CUDA_DATA_CHUNK_BYTES``).
-Also the host time per step on the CPU for both. Before chunking, each step also copied its indices and
-augmentation parameters to the device (two copies, each waiting for the GPU's queue); a plan copies
-them once, from pinned memory. On a GPU a plan holds as many epochs as a chunk (``training.batches``),
-so there planning and preparing cost even less per step than one epoch's count here.
 
-    PYTHONPATH=.:src python -m benchmarks.bench_data_path      # a few seconds
-
-Writes ``benchmarks/results/data_path.json``.
+    python -m benchmarks.bench_data_path [--quick]    # seconds; --quick: 40 px only
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections import Counter
-from typing import Any
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from benchmarks.bench_training import RESULTS
+from benchmarks import harness
 from fer3d.presets import get_config
 from fer3d.training.batches import batches_per_chunk, plan_epoch, prepare_chunk
 from fer3d.training.recipe import CUDA_DATA_CHUNK_BYTES
 
+NAME = "data-path"
 CLIPS_PER_EPOCH = 581  # a CK+-sized fold's balanced epoch: 7 classes x 83 (surprise, the largest class)
 
 
@@ -86,27 +77,21 @@ def _epoch(size: int, chunk_bytes: int | None) -> dict[str, float]:
     }
 
 
-def main() -> dict[str, Any]:
+def run(args, log: harness.Log) -> harness.Measured:
     rows = []
-    for size in (40, 112):
+    for size in (40,) if args.quick else (40, 112):
         for name, chunk_bytes in (
             ("one batch at a time", None),
             ("chunks (CUDA budget)", CUDA_DATA_CHUNK_BYTES),
         ):
             row = {"size": size, "preparation": name} | _epoch(size, chunk_bytes)
             rows.append(row)
-            print(
-                f"{size:4d} px, {name:22s}: {row['device_ops_per_step']:6.2f} operators per step on the "
-                f"clips, {row['planning_ops_per_step']:5.1f} planning, "
-                f"{row['host_ms_per_step']:6.2f} ms per step on this CPU",
-                flush=True,
+            log(
+                f"{size:4d} px, {name:22s}: {row['device_ops_per_step']:6.2f} operators per step on clips, "
+                f"{row['planning_ops_per_step']:5.1f} planning, {row['host_ms_per_step']:6.2f} ms per step"
             )
-    report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}
-    path = RESULTS / "data_path.json"
-    path.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {path}")
-    return report
+    return harness.Measured({"clips_per_epoch": CLIPS_PER_EPOCH, "preset": "oulu-paper"}, rows)
 
 
 if __name__ == "__main__":
-    main()
+    harness.main(NAME, run)

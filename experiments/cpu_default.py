@@ -1,41 +1,27 @@
-"""CPU-default candidates against each other on the same subject folds: accuracy and training time.
+"""Candidates for the ``cpu`` profile on the same subject folds: accuracy and training time.
 
-A synthetic set in CK+'s class proportions (the largest class is 83 of 327 sequences, so balanced epochs
-oversampled to the majority cost 1.78x the set), subject 10-fold, the same folds for every row.
-Five row sets:
-- ``--rows size`` (default): 48 px, width 0.25, 30 majority-sized epochs (the CPU default until 40 px and
-  28 epochs replaced it) against 32, 36 and 40 px (40 px also at 28 epochs, the CPU default now), 64 px
-  at 30, 15 and 10 epochs, and width 0.5, all fp32. The cache is prepared at the largest size and
-  resized once per process, so every row sees the same faces.
-  Writes ``benchmarks/results/cpu_default_size.json``.
-- ``--rows batch``: batch 8 at 15 and 20 epochs (48 px), 15 (56 px), 15 and 12 (64 px) against the
-  CPU default (48 px, batch 16, 30 epochs); 15 epochs of batch 8 take as many optimiser steps as
-  30 of batch 16, on half the clips. Shares the ``size`` rows' folder, so the CPU default row is
-  reused. Writes ``benchmarks/results/cpu_default_batch.json``.
-- ``--rows ramp``: the augmentation ramp (strength rising from 0 to full over the first 14 epochs, the
-  CPU default now) at 40 px and 28 epochs against the same without it and against 48 and 64 px at 30
-  epochs with it. Shares the ``size`` rows' folder. Writes ``benchmarks/results/cpu_default_ramp.json``.
-- ``--rows steps``: bigger inputs at batch 8 with fewer epochs, in about the CPU default's time (64 px at
-  12 epochs, 56 px at 14, the ramp over half of them), against the CPU default. Shares the ``size``
-  rows' folder. Writes ``benchmarks/results/cpu_default_steps.json``.
-- ``--rows schedule``: 24 dataset-sized balanced epochs (``train.augment.epoch_size=dataset``; 2.2x fewer
-  training clips) in fp32 and in bf16 autocast, against 30 majority-sized epochs, all at 48 px.
-  Writes ``benchmarks/results/cpu_default.json``.
-Each row runs in its own single-thread process (``--parallel`` at once, the costliest first); a killed
-run resumes from its finished folds. Prints pooled and per-fold accuracy, training time and the paired
-tests against the first row.
+Measures pooled and per-fold accuracy, training time and the paired tests against each row set's first
+row, for input sizes, widths, batch sizes, epochs, the augmentation ramp and epoch schedules. A
+synthetic set in CK+'s class proportions (40 subjects at difficulty 0.3, 109 sequences), subject
+10-fold, the same folds for every row, Oulu preset unless ``--preset``; every row pins its batch size,
+epochs and ramp, so rows keep their meaning when the profile changes. The cache is prepared at the
+largest size and resized per process, so every row sees the same faces. Each row trains in its own
+one-thread process (``--parallel`` at once, the costliest first); a killed run resumes from its finished
+folds. Row sets (``--rows``): ``size`` (32-64 px, width 0.5, 10-30 epochs), ``batch`` (batch 8 at the
+same optimiser steps), ``ramp`` (ramp against full augmentation from the start), ``steps`` (bigger inputs
+at batch 8 in the default's time), ``schedule`` (dataset-sized epochs, bf16 against fp32). Writes
+``experiments/results/cpu-default-<rows>-<environment>.json``.
 
-    python -m benchmarks.bench_cpu_default                  # 40 subjects, 109 sequences: ~90 min on 2 cores
-    python -m benchmarks.bench_cpu_default --rows batch     # ~25 min on 2 cores (after --rows size)
-    python -m benchmarks.bench_cpu_default --rows schedule  # ~20 min on 2 cores
-    python -m benchmarks.bench_cpu_default --rows ramp      # ~25 min on 2 cores (after --rows size)
-    python -m benchmarks.bench_cpu_default --rows steps     # ~20 min on 2 cores
+    python -m experiments.cpu_default                  # --rows size: ~90 min on 2 cores
+    python -m experiments.cpu_default --rows batch     # ~25 min on 2 cores (after --rows size)
+    python -m experiments.cpu_default --rows schedule  # ~20 min on 2 cores
+    python -m experiments.cpu_default --rows ramp      # ~25 min on 2 cores (after --rows size)
+    python -m experiments.cpu_default --rows steps     # ~20 min on 2 cores
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -43,15 +29,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+from benchmarks import harness
 
-from benchmarks.bench_training import ckplus_sized_folds, synthetic_store
+from experiments.ckplus_sized import ckplus_sized_folds, synthetic_store
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation.crossval import cross_validate, load_result
 from fer3d.evaluation.stats import compare
 from fer3d.presets import get_config
+from fer3d.runtime import configure_process
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 
 # Every row pins batch size, epochs and the augmentation ramp, so rows keep their meaning (and resume)
 # when the profile changes.
@@ -124,13 +111,6 @@ ROW_SETS: dict[str, dict[str, dict[str, Any]]] = {
         "CPU default (30 majority-sized epochs), fp32": {**MAJORITY_30, "input.size": 48},
     },
 }
-RESULT_FILES = {
-    "size": "cpu_default_size.json",
-    "batch": "cpu_default_batch.json",
-    "ramp": "cpu_default_ramp.json",
-    "steps": "cpu_default_steps.json",
-    "schedule": "cpu_default.json",
-}
 # "batch" shares the "size" rows' folder and 64 px cache: its first row is theirs, so it is not retrained
 WORK_SUBDIRS = {"size": "size", "batch": "size", "ramp": "size", "steps": "size", "schedule": ""}
 CACHE_SIZES = {"size": 64, "batch": 64, "ramp": 64, "steps": 64, "schedule": 48}
@@ -154,14 +134,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--parallel", type=int, default=2, help="rows at once, one thread each")
     parser.add_argument("--work", type=Path, default=Path("runs/bench-cpu-default"))
     parser.add_argument("--rows", choices=sorted(ROW_SETS), default="size")
-    parser.add_argument("--output", type=Path, help="default: benchmarks/results/<the row set's file>")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the result file")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
+    started = time.perf_counter()
     rows = ROW_SETS[args.rows]
-    output = args.output or RESULTS / RESULT_FILES[args.rows]
     work = args.work / WORK_SUBDIRS[args.rows]  # where earlier runs resume
     store = synthetic_store(work, args.subjects, CACHE_SIZES[args.rows], difficulty=args.difficulty)
     folds, within = ckplus_sized_folds(store, k=args.k, n_sequences=args.sequences)
@@ -170,11 +150,11 @@ def main() -> None:
     context = multiprocessing.get_context("spawn")  # a forked child can hang in its first OpenMP op
     with ProcessPoolExecutor(args.parallel, mp_context=context) as pool:
         jobs = {
-            name: pool.submit(_run_row, store.path, args.preset, rows[name], folds, work / _slug(name))
+            name: pool.submit(_run_row, store.path, args.preset, rows[name], folds, work / slug(name))
             for name in sorted(rows, key=lambda name: -_cost(args.preset, rows[name]))
         }
         walls = {name: job.result() for name, job in jobs.items()}
-    results = {name: load_result(work / _slug(name)) for name in rows}
+    results = {name: load_result(work / slug(name)) for name in rows}
     reference = next(iter(rows))
     report: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}, "rows": {}}
     print("\n| configuration | pooled accuracy | per-fold (%) | training time (1 thread) | vs first row |")
@@ -196,13 +176,15 @@ def main() -> None:
         folds_pct = " ".join(f"{100 * a:.0f}" for a in per_fold)
         print(f"| {name} | {100 * result.pooled_accuracy:.1f}% | {folds_pct} | "
               f"{row['train_s']:.0f} s training | {versus} |")  # fmt: skip
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {output}")
+    rows_out = [{"configuration": name, **row} for name, row in report["rows"].items()]
+    measured = harness.Measured(report["args"], rows_out)
+    path = harness.write_result(f"cpu-default-{args.rows}", measured, harness.environment(), quick=False,
+                                seconds=time.perf_counter() - started, root=args.results)  # fmt: skip
+    print(f"wrote {path}")
 
 
 def _run_row(store_path: Path, preset: str, overrides: dict, folds, out_dir: Path) -> float:
-    torch.set_num_threads(1)
+    configure_process(threads=1)  # as a fold worker sets itself up
     store = ClipStore.open(store_path)
     config = get_config(preset, profile="cpu", overrides=overrides)
     start = time.perf_counter()
@@ -210,7 +192,7 @@ def _run_row(store_path: Path, preset: str, overrides: dict, folds, out_dir: Pat
     return time.perf_counter() - start
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name).strip("-")
 
 

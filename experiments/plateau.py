@@ -1,14 +1,16 @@
 """How long a CPU-default training sits at chance, per augmentation and learning-rate variant.
 
+Measures epochs at chance and test accuracy of single folds (``python -m experiments.plateau``, ~15 min).
+
 Trains single folds of the CK+-sized subject 10-fold that ``bench_training --cv-only`` reports (the same
 118-subject synthetic set at difficulty 0.5, the same 327 sequences and folds), CK+ preset, CPU profile,
 fp32, one thread per training and ``--parallel`` trainings at once. For each (variant, fold) it prints
 the epochs spent at chance (before the epoch loss first falls below 95% of ln K, K the number of
-classes) and the test accuracy, and writes ``benchmarks/results/plateau.json``. Each finished training is
-saved under ``--work``, so a killed run resumes.
+classes) and the test accuracy, and writes ``experiments/results/plateau-<environment>.json``. Each
+finished training is saved under ``--work``, so a killed run resumes.
 
-    python -m benchmarks.bench_plateau                # the variants below on folds 8 and 0: ~15 min
-    python -m benchmarks.bench_plateau --folds 8 4    # other folds
+    python -m experiments.plateau                # the variants below on folds 8 and 0: ~15 min
+    python -m experiments.plateau --folds 8 4    # other folds
 """
 
 from __future__ import annotations
@@ -17,20 +19,22 @@ import argparse
 import json
 import math
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import torch
+from benchmarks import harness
 
-from benchmarks.bench_cpu_default import _slug
-from benchmarks.bench_training import ckplus_sized_folds, synthetic_store
+from experiments.ckplus_sized import ckplus_sized_folds, synthetic_store
+from experiments.cpu_default import slug
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation.crossval import train_fold
 from fer3d.presets import get_config
+from fer3d.runtime import configure_process
 from fer3d.training.recipe import choose_recipe
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results"
 NO_RAMP = {"train.augment.ramp_epochs": 0}
 # variant -> overrides of the CPU profile; fold 0 runs the variants in FOLD_0_VARIANTS only
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -61,7 +65,7 @@ def epochs_at_chance(losses: list[float], num_classes: int) -> int:
 def _train(store_path: Path, overrides: dict[str, Any], fold, out: Path) -> dict[str, Any]:
     if out.exists():
         return json.loads(out.read_text())
-    torch.set_num_threads(1)
+    configure_process(threads=1)  # as a fold worker sets itself up
     store = ClipStore.open(store_path)
     config = get_config("ckplus-paper", profile="cpu", overrides=overrides)
     result = train_fold(store, config, fold, choose_recipe(config, "cpu", threads=1))
@@ -85,6 +89,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--parallel", type=int, default=2, help="trainings at once, one thread each")
     parser.add_argument("--work", type=Path, default=Path("runs/bench-plateau"))
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     cpu = get_config("ckplus-paper", profile="cpu")
     store = synthetic_store(args.work, subjects=118, image_size=cpu.input.size)
     folds, _ = ckplus_sized_folds(store)
@@ -97,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 store.path,
                 VARIANTS[name],
                 folds[fold],
-                args.work / "runs" / f"{_slug(name)}-fold{fold}.json",
+                args.work / "runs" / f"{slug(name)}-fold{fold}.json",
             )
             for name, fold in jobs
         }
@@ -107,9 +112,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for (name, fold), record in records.items():
         print(f"| {name} | {fold} | {record['epochs_at_chance']} | {100 * record['accuracy']:.1f}% |")
     report = {f"{name} | fold {fold}": record for (name, fold), record in records.items()}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "plateau.json").write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {RESULTS / 'plateau.json'}")
+    rows = [{"variant": name, **record} for (name, _), record in records.items()]
+    measured = harness.Measured({"folds": args.folds, "parallel": args.parallel}, rows)
+    path = harness.write_result("plateau", measured, harness.environment(), quick=False,
+                                seconds=time.perf_counter() - started, root=RESULTS)  # fmt: skip
+    print(f"wrote {path}")
     return report
 
 

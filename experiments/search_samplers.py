@@ -1,6 +1,8 @@
-"""Architecture-search benchmark on a synthetic dataset.
+"""TPE against random search, and exact pruning's savings, on a synthetic dataset.
 
-Measures (printed as a table and written to ``benchmarks/results/search.json``):
+Measures the best pooled accuracy each sampler reaches after the same trials (over seeds), and the fold
+trainings exact pruning saves (``python -m experiments.search_samplers``, ~10 min on 2 cores). Printed as a
+table and written to ``experiments/results/search-samplers-<environment>.json``:
 - trials per hour on this machine's cores, without pruning (measured) and with exact pruning (from the
   same trials' fold times: the folds pruning would have skipped are known exactly, since a trial's
   predictions do not depend on whether it is pruned later);
@@ -8,12 +10,12 @@ Measures (printed as a table and written to ``benchmarks/results/search.json``):
 - TPE against random search: best pooled accuracy after the same number of trials, over several seeds;
 - ``--jobs 2`` (two 1-thread workers) against ``--jobs 1`` (one 2-thread worker), trials per hour.
 
-Defaults finish in about ten minutes on two busy cores: ``python -m benchmarks.bench_search``. At that
+Defaults finish in about ten minutes on two busy cores: ``python -m experiments.search_samplers``. At that
 scale the models stay near chance, so the sampler comparison says little. The comparison in the README
 (about 50 minutes on 2 cores; ``--parallel 2`` runs two single-thread studies at once; a killed run
 resumes its studies): ``--subjects 24 --difficulty 0 --size 32 --profile cpu --epochs 20 --protocol kfold
 --k 3 --trials 12 --seeds 3 --startup-trials 5 --parallel 2 --threshold 0.5 --jobs-trials 0
---work runs/bench-search --output benchmarks/results/search_samplers.json``.
+--work runs/bench-search``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from benchmarks import harness
 from optuna.trial import TrialState
 
 from fer3d.data.cache import ClipStore
@@ -42,7 +45,7 @@ from fer3d.search.objective import RUN_DIR
 from fer3d.search.pruning import cannot_reach
 from fer3d.search.study import SearchSettings, run_search
 
-RESULTS = Path(__file__).parent / "results" / "search.json"
+RESULTS = Path(__file__).resolve().parent / "results"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -67,7 +70,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--jobs-trials", type=int, default=2, help="trials per --jobs setting (0: skip)")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir)")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder of the result file")
     return parser.parse_args()
 
 
@@ -132,11 +135,10 @@ def main() -> None:
     summary = _summarise(runs, jobs, args)
     summary["elapsed_seconds_this_run"] = elapsed
     _print_table(summary)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    machine = {"cpu_count": os.cpu_count(), "torch": torch.__version__, "load_avg": os.getloadavg()}
-    args.output.write_text(json.dumps({"args": _jsonable(vars(args)), "machine": machine, "summary": summary,
-                                       "runs": runs, "jobs": jobs}, indent=1))  # fmt: skip
-    print(f"wrote {args.output}")
+    measured = harness.Measured(_jsonable(vars(args)), runs, {**summary, "jobs_runs": jobs})
+    path = harness.write_result("search-samplers", measured, harness.environment(), quick=False,
+                                seconds=elapsed, root=args.results)  # fmt: skip
+    print(f"wrote {path}")
 
 
 def _run_one(store_path: Path, settings: SearchSettings, threshold: float, threads: int) -> dict:
