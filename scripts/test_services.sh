@@ -5,3 +5,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 if [ -f "$here/postgres.sh" ]; then
   source "$here/postgres.sh"
 fi
+if [ -f "$here/chromium.sh" ]; then
+  source "$here/chromium.sh"
+fi
