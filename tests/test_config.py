@@ -10,6 +10,7 @@ from fer3d.config import (
     fingerprint,
     parse_overrides,
 )
+from fer3d.config import to_dict as config_to_dict
 from fer3d.presets import PRESETS, get_config
 
 
@@ -116,6 +117,72 @@ def test_a_field_added_later_leaves_old_fingerprints_alone_at_its_default() -> N
     before = config.to_dict()
     del before["train"]["augment"]["ramp_epochs"]
     del before["train"]["compile"]
+    for key in ("label_smoothing", "warmup_epochs", "ema_decay", "mix", "mix_alpha"):
+        del before["train"][key]
+    del before["test"]
+    before["model"].pop("temporal_head", None)
     assert config.fingerprint() == fingerprint(before)
     assert config.with_overrides({"train.augment.ramp_epochs": 5}).fingerprint() != config.fingerprint()
     assert config.with_overrides({"train.compile": "off"}).fingerprint() != config.fingerprint()
+
+
+def test_fingerprints_of_the_default_config_and_the_paper_presets_are_unchanged() -> None:
+    """Hashes computed before the training techniques and the test section were added: run folders,
+    studies and models saved since then still match their configs."""
+    assert ExperimentConfig().fingerprint() == "61f9de8d73e93832"
+    assert PRESETS["ckplus-paper"].fingerprint() == "d5b682bf27516c00"
+    assert PRESETS["oulu-paper"].fingerprint() == "3adcaa2057759b00"
+
+
+def test_a_nested_section_counts_in_the_fingerprint_once_it_leaves_its_default() -> None:
+    config = ExperimentConfig()
+    assert "test" not in config_to_dict(config, omit_added_defaults=True)
+    mirrored = config.with_overrides({"test.mirror": True})
+    assert config_to_dict(mirrored, omit_added_defaults=True)["test"] == {"mirror": True, "ensemble": 1}
+    assert mirrored.fingerprint() != config.fingerprint()
+    assert "test" in config.to_dict()  # saved configs always hold every field
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("train.label_smoothing", 1.0),
+        ("train.label_smoothing", -0.1),
+        ("train.warmup_epochs", 20),  # not below train.epochs (20)
+        ("train.warmup_epochs", -1),
+        ("train.ema_decay", 1.0),
+        ("train.ema_decay", -0.5),
+        ("train.mix", "blend"),
+        ("train.mix_alpha", 0.0),
+        ("train.optimizer", "sgdw"),
+        ("train.weight_decay", -1e-4),
+        ("test.ensemble", 0),
+        ("test.mirror", "yes"),
+    ],
+)
+def test_invalid_training_technique_values_are_errors(key, value):
+    with pytest.raises(ConfigError, match=key.split(".")[-1]):
+        ExperimentConfig().with_overrides({key: value})
+
+
+def test_training_techniques_are_set_through_the_override_path():
+    overrides = parse_overrides(
+        [
+            "train.ema_decay=0.999",
+            "train.label_smoothing=0.1",
+            "train.warmup_epochs=2",
+            "train.mix=cutmix",
+            "train.mix_alpha=1",
+            "train.optimizer=lookahead_adamw",
+            "test.mirror=true",
+            "test.ensemble=3",
+        ]
+    )
+    config = get_config("ckplus-paper", "cpu", overrides)
+    train = config.train
+    assert (train.ema_decay, train.label_smoothing, train.warmup_epochs) == (0.999, 0.1, 2)
+    assert (train.mix, train.mix_alpha, train.optimizer) == ("cutmix", 1.0, "lookahead_adamw")
+    assert (config.test.mirror, config.test.ensemble) == (True, 3)
+    assert ExperimentConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigError, match="unknown config key"):
+        config.with_overrides({"test.flip": True})

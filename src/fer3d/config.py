@@ -20,7 +20,8 @@ Activation = Literal["relu", "elu", "prelu", "leaky_relu", "mish"]
 Init = Literal["xavier_uniform", "xavier_normal"]
 Pooling = Literal["avg", "max"]
 TemporalHead = Literal["none", "lstm", "attention"]
-Optimizer = Literal["adam", "lookahead_adam"]
+Optimizer = Literal["adam", "lookahead_adam", "adamw", "lookahead_adamw"]
+Mix = Literal["none", "mixup", "cutmix"]
 Precision = Literal["auto", "fp32", "bf16"]
 Compile = Literal["auto", "on", "off"]
 EpochSize = Literal["majority", "dataset"]
@@ -118,12 +119,49 @@ class TrainConfig:
     precision: Precision = "auto"  # "auto": the per-device recipe (see fer3d.training.recipe)
     # torch.compile of the training step; "auto": where it was measured faster (see fer3d.training.recipe)
     compile: Compile = field(default="auto", metadata=ADDED_LATER)
+    # cross-entropy towards (1 - s) on the label and s / K on every class (0 = plain one-hot targets)
+    label_smoothing: float = field(default=0.0, metadata=ADDED_LATER)
+    # the lr rises linearly over these first epochs, then follows the cosine over the remaining ones
+    warmup_epochs: int = field(default=0, metadata=ADDED_LATER)
+    # exponential moving average of the weights (0 = off); the averaged weights are the trained model
+    ema_decay: float = field(default=0.0, metadata=ADDED_LATER)
+    # mixup / cutmix of whole clips: one mixing weight ~ Beta(mix_alpha, mix_alpha) and one box per
+    # clip, the same box on every frame, so the motion of both clips is kept
+    mix: Mix = field(default="none", metadata=ADDED_LATER)
+    mix_alpha: float = field(default=0.2, metadata=ADDED_LATER)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("train.epochs and train.batch_size must be at least 1")
         if self.lr <= 0:
             raise ConfigError(f"train.lr must be positive, got {self.lr}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"train.weight_decay must be 0 or more, got {self.weight_decay}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"train.label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.warmup_epochs < self.epochs:
+            raise ConfigError(
+                f"train.warmup_epochs must be in [0, train.epochs), got {self.warmup_epochs} "
+                f"with {self.epochs} epochs"
+            )
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"train.ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
+        if self.mix_alpha <= 0:
+            raise ConfigError(f"train.mix_alpha must be positive, got {self.mix_alpha}")
+
+
+@dataclass(frozen=True)
+class TestConfig:
+    """Test-time choices: how a trained model's probabilities are computed."""
+
+    __test__ = False  # not a pytest test class
+
+    mirror: bool = False  # average the softmax of each clip and of its horizontal mirror
+    ensemble: int = 1  # models trained with different seeds whose probabilities are averaged
+
+    def __post_init__(self) -> None:
+        if self.ensemble < 1:
+            raise ConfigError(f"test.ensemble must be at least 1, got {self.ensemble}")
 
 
 @dataclass(frozen=True)
@@ -132,6 +170,7 @@ class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
+    test: TestConfig = field(default_factory=TestConfig, metadata=ADDED_LATER)
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -168,10 +207,12 @@ class ExperimentConfig:
             *parents, leaf = dotted.split(".")
             for key in parents:
                 if not isinstance(node.get(key), dict):
-                    raise ConfigError(f"unknown config key {dotted!r}")
+                    raise ConfigError(
+                        f"{dotted!r}: unknown config key (keys look like train.epochs; see fer3d best's JSON)"
+                    )
                 node = node[key]
             if leaf not in node:
-                raise ConfigError(f"unknown config key {dotted!r}; known here: {sorted(node)}")
+                raise ConfigError(f"{dotted!r}: unknown config key (known here: {', '.join(sorted(node))})")
             node[leaf] = value
         return type(self).from_dict(data)
 
@@ -181,7 +222,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            raise ConfigError(f"--set expects key=value (e.g. train.epochs=5), got {item!r}")
+            raise ConfigError(f"--set {item!r}: not key=value (write it as e.g. --set train.epochs=5)")
         key, raw = item.split("=", 1)
         try:
             out[key.strip()] = json.loads(raw)
@@ -205,12 +246,19 @@ def to_dict(obj: Any, *, omit_added_defaults: bool = False) -> Any:
             if not (
                 omit_added_defaults
                 and f.metadata.get("fingerprint_omits_default")
-                and getattr(obj, f.name) == f.default
+                and getattr(obj, f.name) == _default(f)
             )
         }
     if isinstance(obj, tuple):
         return [to_dict(v, omit_added_defaults=omit_added_defaults) for v in obj]
     return obj
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    """A field's default value, also for a ``default_factory`` field (a nested config section)."""
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 T = TypeVar("T")

@@ -113,3 +113,73 @@ def test_predict_proba_gives_one_distribution_per_clip() -> None:
     probs = predict_proba(build_model(CONFIG, 3, 1), _clips(5), CONFIG, recipe, batch_size=2)
     assert probs.shape == (5, 3)
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+
+
+TECHNIQUES = {
+    "label_smoothing": {"train.label_smoothing": 0.1},
+    "warmup": {"train.epochs": 2, "train.warmup_epochs": 1},
+    "ema": {"train.ema_decay": 0.9},
+    "mixup": {"train.mix": "mixup"},
+    "cutmix": {"train.mix": "cutmix", "train.mix_alpha": 1.0},
+    "adamw": {"train.optimizer": "adamw", "train.weight_decay": 5.0},
+    "lookahead_adamw": {"train.optimizer": "lookahead_adamw", "train.weight_decay": 5.0},
+}
+
+
+def _train(overrides: dict, seed: int = 3) -> tuple[list[float], np.ndarray]:
+    config = CONFIG.with_overrides(overrides)
+    recipe = choose_recipe(config, "cpu")
+    torch.manual_seed(seed)
+    model = build_model(config, 3, 1)
+    losses = fit(model, _clips(), LABELS, config, recipe, num_classes=3, seed=seed).epoch_losses
+    return losses, predict_proba(model, _clips(5), config, recipe)
+
+
+@pytest.mark.parametrize("name", sorted(TECHNIQUES))
+def test_each_training_technique_is_reproducible_for_a_seed_and_changes_the_training(name: str) -> None:
+    losses, probs = _train(TECHNIQUES[name])
+    again_losses, again_probs = _train(TECHNIQUES[name])
+    assert losses == pytest.approx(again_losses, rel=1e-4)
+    assert np.allclose(probs, again_probs, atol=1e-5)
+    assert probs.shape == (5, 3) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    plain_losses, plain_probs = _train({k: v for k, v in TECHNIQUES[name].items() if k == "train.epochs"})
+    # the technique acts: another loss (training-time techniques) or other final weights (EMA)
+    assert losses != pytest.approx(plain_losses, rel=1e-4) or not np.allclose(probs, plain_probs, atol=1e-4)
+
+
+def test_ema_trains_like_plain_training_and_ends_on_the_averaged_weights(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import fer3d.training.trainer as trainer
+    from fer3d.training.ema import WeightAverage
+
+    made: list[WeightAverage] = []
+
+    class Recorded(WeightAverage):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(trainer, "WeightAverage", Recorded)
+    ema_losses, _ = _train({"train.ema_decay": 0.9})
+    plain_losses, _ = _train({})
+    assert ema_losses == pytest.approx(plain_losses, rel=1e-5)  # the average is only tracked
+    (average,) = made
+    assert average.updates == 2  # 15 balanced clips, batch 8: one step per batch
+    params = [p for p in average._params]
+    assert all(torch.equal(p, a) for p, a in zip(params, average._average, strict=True))
+
+
+def test_mirror_tta_averages_the_clip_and_its_horizontal_mirror() -> None:
+    recipe = choose_recipe(CONFIG, "cpu")
+    torch.manual_seed(0)
+    model = build_model(CONFIG, 3, 1)
+    fit(model, _clips(), LABELS, CONFIG, recipe, num_classes=3, seed=0)  # a fresh head predicts uniform
+    clips = _clips(5)
+    mirrored_config = CONFIG.with_overrides({"test.mirror": True})
+    tta = predict_proba(model, clips, mirrored_config, recipe, batch_size=2)
+    plain = predict_proba(model, clips, CONFIG, recipe)
+    flipped = predict_proba(model, clips.flip(-1).contiguous(), CONFIG, recipe)
+    assert tta.shape == (5, 3)
+    assert np.allclose(tta, (plain + flipped) / 2, atol=1e-5)
+    assert not np.allclose(tta, plain, atol=1e-4)

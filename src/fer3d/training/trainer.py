@@ -30,8 +30,10 @@ from fer3d.training.batches import (
     prepare_chunk,
 )
 from fer3d.training.batchnorm import recalibrate_batchnorm
+from fer3d.training.ema import WeightAverage
 from fer3d.training.inputs import model_input, to_float
-from fer3d.training.optim import base_optimizer, make_optimizer
+from fer3d.training.mix import mix_batch
+from fer3d.training.optim import make_optimizer, make_scheduler
 from fer3d.training.recipe import Recipe, training_forward
 
 
@@ -107,9 +109,12 @@ def fit(
         model.to(memory_format=torch.channels_last_3d)
     model.train()
     optimizer = make_optimizer(model, train, fused=recipe.fused_optimizer)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(base_optimizer(optimizer), T_max=train.epochs)
+    scheduler = make_scheduler(optimizer, train)
     weight = class_weights(labels, num_classes).to(recipe.device) if train.class_weights else None
-    loss_fn = nn.CrossEntropyLoss(weight=weight)
+    loss_fn = nn.CrossEntropyLoss(weight=weight, label_smoothing=train.label_smoothing)
+    average = WeightAverage(model, train.ema_decay) if train.ema_decay > 0 else None
+    # mixing draws its own stream, so the epoch orders and augmentation match a run without it
+    mix_generator = torch.Generator().manual_seed(seed + 1_000_003) if train.mix != "none" else None
     device_clips = clips.to(recipe.device)  # uint8, once per fold
     device_labels = torch.from_numpy(labels).to(recipe.device)
     result = FitResult()
@@ -151,11 +156,18 @@ def fit(
                     with recipe.autocast():
                         # a short last batch runs eager: compiling its size too would cost a compile per fold
                         step_model = forward if last - first == train.batch_size else model
-                        loss = loss_fn(step_model(batch), labels_in_order[first:last])
+                        targets = labels_in_order[first:last]
+                        if mix_generator is not None:
+                            batch, targets = mix_batch(
+                                batch, targets, num_classes, train.mix, train.mix_alpha, mix_generator
+                            )
+                        loss = loss_fn(step_model(batch), targets)
                     del batch  # a chunk is freed before the next one is prepared
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
+                    if average is not None:
+                        average.update()
                     step_losses.append(loss.detach())
                 step_losses_per_epoch.append(torch.stack(step_losses) if step_losses else None)
                 epoch_bounds.append(bounds)
@@ -168,6 +180,8 @@ def fit(
     result.clips_seen = sum(last - first for bounds in epoch_bounds for first, last in bounds)
     result.data_seconds = clock.seconds()
     result.seconds = time.perf_counter() - start
+    if average is not None:
+        average.load_into_model()  # every caller (evaluation, saved model, export) gets the average
     # Precise BN (see training/batchnorm.py): short trainings otherwise leave stale running averages.
     recalibrate_batchnorm(model, clips, config, recipe)
     return result
@@ -214,7 +228,8 @@ def _epoch_losses(step_losses: list[torch.Tensor | None], bounds: list[list[tupl
 def predict_proba(
     model: nn.Module, clips: torch.Tensor, config: ExperimentConfig, recipe: Recipe, batch_size: int = 64
 ) -> np.ndarray:
-    """Class probabilities ``[N, K]`` for uint8 ``clips [N, C, T, H, W]`` (no augmentation)."""
+    """Class probabilities ``[N, K]`` for uint8 ``clips [N, C, T, H, W]``; with ``config.test.mirror``
+    the mean of the softmax of each clip and of its horizontal mirror (test-time augmentation)."""
     recipe.apply()
     model.to(recipe.device).eval()
     if recipe.channels_last:
@@ -222,9 +237,12 @@ def predict_proba(
     out = []
     with recipe.guard(model):
         for first in range(0, len(clips), batch_size):
-            batch = to_float(clips[first : first + batch_size].to(recipe.device))
-            batch = model_input(batch, config.input.normalize, recipe.channels_last)
-            with recipe.autocast():
-                logits = model(batch)
-            out.append(torch.softmax(logits.float(), dim=1).cpu())
+            raw = to_float(clips[first : first + batch_size].to(recipe.device))
+            views = [raw, raw.flip(-1)] if config.test.mirror else [raw]
+            probs = 0
+            for view in views:
+                batch = model_input(view, config.input.normalize, recipe.channels_last)
+                with recipe.autocast():
+                    probs = probs + torch.softmax(model(batch).float(), dim=1)
+            out.append((probs / len(views)).cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
