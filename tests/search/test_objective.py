@@ -125,3 +125,30 @@ def test_optuna_pruner_is_consulted_after_each_fold(fake_store, tiny_base, tmp_p
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.PRUNED
     assert (trial.user_attrs[PRUNED_AT], trial.user_attrs[PRUNED_BY]) == (0, "median")
+
+
+def test_extended_space_trains_a_temporal_head(fake_store, tiny_base, tmp_path: Path) -> None:
+    params = {
+        **PARAMS,
+        "optimizer": "adamw",
+        "lr": 1e-3,
+        "weight_decay": 1e-4,
+        "epochs": 14,
+        "size": 32,
+        "width": 0.125,
+        "label_smoothing": 0.1,
+        "ema_decay": 0.0,
+        "mix": "none",
+        "temporal_head": "lstm",
+    }
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial(params)
+    objective = Objective(
+        fake_store, tiny_base, loso(fake_store.subjects), tmp_path, threshold=1.0, space="extended"
+    )
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    config = ExperimentConfig.from_dict(trial.user_attrs[CONFIG])
+    assert config.model.temporal_head == "lstm" and config.train.optimizer == "adamw"
+    assert config.train.epochs == 14 and config.train.label_smoothing == 0.1
+    assert trial.user_attrs[FOLD_ACCURACIES]  # at least one fold trained and scored

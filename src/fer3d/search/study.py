@@ -25,9 +25,12 @@ from tqdm import tqdm
 from fer3d.config import ExperimentConfig
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation.splits import make_folds, subset_folds
+from fer3d.presets import PRESETS
 from fer3d.search.objective import CONFIG, Objective, SurplusTrialError
 from fer3d.search.pruning import PRUNERS, optuna_pruner
+from fer3d.search.rungs import FIDELITIES, RungSchedule
 from fer3d.search.sampler import SAMPLERS, make_sampler
+from fer3d.search.space import SPACES, warm_start_params
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -57,8 +60,20 @@ class SearchSettings:
     heartbeat_interval: int = 30  # seconds between "still alive" marks of a running trial
     grace_period: int = 120  # a running trial silent for this long is failed and retried
     max_retry: int = 2
+    space: str = "paper"  # "paper": exactly Table 1 | "extended"
+    fidelity: str = "single"  # "single": the objective alone | "rungs": cheap rungs first
+    rungs: RungSchedule = field(default_factory=RungSchedule)  # used with fidelity "rungs"
+    warm_start: bool = True  # the paper's presets are the first trials
 
     def __post_init__(self) -> None:
+        if self.space not in SPACES:
+            raise SearchError(f"unknown search space {self.space!r}; choose one of {list(SPACES)}")
+        if self.fidelity not in FIDELITIES:
+            raise SearchError(f"unknown fidelity {self.fidelity!r}; choose one of {list(FIDELITIES)}")
+        if self.fidelity == "rungs" and self.pruner not in ("exact", "none"):
+            raise SearchError(
+                f"--fidelity rungs prunes with its rung pruner and exact pruning; drop --pruner {self.pruner}"
+            )
         if self.sampler not in SAMPLERS:
             raise SearchError(f"unknown sampler {self.sampler!r}; choose one of {list(SAMPLERS)}")
         if self.pruner not in PRUNERS:
@@ -140,6 +155,9 @@ def study_identity(store: ClipStore, settings: SearchSettings, subset: np.ndarra
         "pruner": settings.pruner,
         "search_lr": settings.search_lr,
         "subset": subset_key,
+        # added later: only when not the default, so studies made before them still resume
+        **({"space": settings.space} if settings.space != "paper" else {}),
+        **({"rungs": settings.rungs.describe()} if settings.fidelity == "rungs" else {}),
     }
 
 
@@ -151,7 +169,7 @@ def create_or_load(
         study_name=settings.study_name,
         storage=storage,
         sampler=make_sampler(settings.sampler, settings.seed, settings.startup_trials),
-        pruner=optuna_pruner(settings.pruner),
+        pruner=settings.rungs.pruner() if settings.fidelity == "rungs" else optuna_pruner(settings.pruner),
         direction="maximize",
         load_if_exists=True,
     )
@@ -166,7 +184,17 @@ def create_or_load(
             f"study {settings.study_name!r} in {settings.storage_url} was run with other settings "
             f"({', '.join(changed)} differ); use another --study name or the original options"
         )
+    if settings.warm_start:
+        enqueue_presets(study, settings)
     return study
+
+
+def enqueue_presets(study: optuna.Study, settings: SearchSettings) -> None:
+    """The paper's presets as the study's first trials, once: a trial with the same parameters in any
+    state (queued, running, finished, failed) is not queued again, on resume or by another worker."""
+    presets = warm_start_params(settings.base, PRESETS, settings.search_lr, settings.space)
+    for name, params in presets.items():
+        study.enqueue_trial(params, user_attrs={"warm_start": name}, skip_if_exists=True)
 
 
 def run_search(
@@ -185,6 +213,15 @@ def run_search(
     )
     if subset is not None:
         folds = [f for f in subset_folds(folds, subset) if len(f.test) > 0]
+    rungs = settings.rungs if settings.fidelity == "rungs" else None
+    rung_folds = None
+    if rungs is not None:
+        try:
+            rung_folds = [
+                r.folds(store.labels, store.subjects, settings.split_seed, subset) for r in rungs.rungs
+            ]
+        except ValueError as err:
+            raise SearchError(f"a cheap rung cannot split these subjects: {err}") from None
     bar = tqdm(
         total=settings.n_trials, desc=f"search {settings.study_name}", unit="trial", disable=not progress
     )
@@ -199,6 +236,9 @@ def run_search(
         protocol=settings.protocol,
         n_trials=settings.n_trials,
         device=settings.device,
+        space=settings.space,
+        rungs=rungs,
+        rung_folds=rung_folds,
         on_step=lambda done, n: bar.set_postfix_str(
             _summary(study) + f" | trial fold {done}/{n}", refresh=True
         ),
