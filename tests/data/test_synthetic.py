@@ -170,7 +170,9 @@ def test_summary_counts_sequences(tiny: tuple[Path, str]) -> None:
 
 
 def test_refuses_to_write_over_an_existing_dataset(tiny: tuple[Path, str]) -> None:
-    with pytest.raises(ConfigError, match="already holds data"):
+    from fer3d.atomic import ForeignFolderError
+
+    with pytest.raises(ForeignFolderError, match="not a fer3d synthetic dataset"):
         generate(tiny[0], TINY)
 
 

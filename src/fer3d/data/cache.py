@@ -17,10 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from fer3d.atomic import atomic_folder
+from fer3d.atomic import atomic_folder, json_marker
 from fer3d.data.errors import BadInputError
 
 FORMAT_VERSION = 1
+
+#: What `write_store` may replace: a folder holding a cache's meta.json.
+is_cache_folder = json_marker("meta.json", "fingerprint")
+
+
+def is_cache_root(folder: Path) -> bool:
+    """A folder of caches (what `prepare -o` names): every entry is a cache or a fer3d temporary."""
+    return all(".tmp-" in p.name or is_cache_folder(p) for p in folder.iterdir())
 
 
 @dataclass(frozen=True)
@@ -85,7 +93,7 @@ class ClipStore:
 
 def write_store(target: Path, raw: np.ndarray, clahe: np.ndarray, meta: dict[str, Any]) -> ClipStore:
     """Write a cache folder atomically: a crash leaves no folder that looks complete."""
-    with atomic_folder(target) as tmp:
+    with atomic_folder(target, is_cache_folder, "clip cache") as tmp:
         np.save(tmp / "raw.npy", raw)
         np.save(tmp / "clahe.npy", clahe)
         meta = {**meta, "format_version": FORMAT_VERSION}

@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from fer3d.atomic import check_output_folder
 from fer3d.config import fingerprint
-from fer3d.data.cache import ClipStore
+from fer3d.data.cache import ClipStore, is_cache_folder, is_cache_root
 from fer3d.data.cache import write_store as _write_store
 from fer3d.data.errors import BadInputError, SkipLog
 from fer3d.data.faces import make_cropper
@@ -97,6 +98,8 @@ def prepare(
 ) -> ClipStore:
     """Prepare (or reuse) the clip cache of ``dataset``. Bad sequences go through ``dataset.skip_log``."""
     target, key = cache_path(Path(cache_root), dataset, config)
+    check_output_folder(cache_root, is_cache_root, "cache root (a folder of clip caches)")
+    check_output_folder(target, is_cache_folder, "clip cache")
     if target.exists() and not force:
         try:
             return ClipStore.open(target)

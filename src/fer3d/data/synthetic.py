@@ -33,6 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer3d.atomic import claim_output_folder
 from fer3d.config import ConfigError
 from fer3d.data.ckplus import CKPLUS_CLASSES
 
@@ -568,11 +569,7 @@ def generate(out: Path, config: SynthConfig, *, workers: int | None = None) -> s
     machine's cores up to 8, and no pool for small datasets). ``out`` must not already hold a dataset.
     """
     out = Path(out)
-    for folder in (out / "cohn-kanade-images", out / "Emotion"):
-        if folder.is_dir() and any(folder.iterdir()):
-            raise ConfigError(
-                f"{folder} already holds data; write the synthetic dataset to a new or empty folder"
-            )
+    claim_output_folder(out, lambda folder: False, "synthetic dataset", fix="give a new or empty folder")
     root = np.random.SeedSequence(config.seed)
     children = root.spawn(config.subjects)
     # A few unlabelled sequences (about one subject in eight, at least one), as in CK+.

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from fer3d.atomic import write_json_atomic
+from fer3d.atomic import claim_output_folder, has_entry, write_json_atomic
 from fer3d.config import ConfigError, ExperimentConfig
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation.fold_workers import worker_pool
@@ -201,7 +201,7 @@ def cross_validate(
         folds = make_folds(protocol, store.labels, store.subjects, k=k, seed=split_seed)
     fold_dir = None
     if out_dir is not None:
-        out = Path(out_dir)
+        out = claim_output_folder(out_dir, has_entry("run.json"), "run folder")
         fold_dir = out / "folds"
         fold_dir.mkdir(parents=True, exist_ok=True)
         _check_or_write_header(out, run_header(store, config, protocol, folds))

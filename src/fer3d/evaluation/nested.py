@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from fer3d.atomic import write_json_atomic
+from fer3d.atomic import claim_output_folder, has_entry, write_json_atomic
 from fer3d.config import ExperimentConfig
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation import crossval
@@ -79,7 +79,7 @@ def nested_cv(
     progress: bool = True,
 ) -> CVResult:
     """Outer subject ``k``-fold around an inner search; ``settings`` is a search ``SearchSettings``."""
-    out = Path(out_dir)
+    out = claim_output_folder(out_dir, has_entry("run.json"), "nested run folder")
     (out / "folds").mkdir(parents=True, exist_ok=True)
     folds = subject_kfold(store.labels, store.subjects, k=k, seed=split_seed)
     header = run_header(store, settings.base, "nested", folds)

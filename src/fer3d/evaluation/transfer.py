@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from fer3d.atomic import write_json_atomic
+from fer3d.atomic import claim_output_folder, has_entry, write_json_atomic
 from fer3d.config import ExperimentConfig
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation.crossval import (
@@ -256,6 +256,9 @@ def transfer(
     folds = transfer_folds(target, keep, k, split_seed)
     recipe = choose_recipe(config, device)
     out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        known = has_entry("transfer.json", "pretrained.json", "scratch/run.json", "finetuned/run.json")
+        claim_output_folder(out, known, "transfer folder")
     results: dict[str, CVResult] = {}
     for arm in arms:
         arm_out = out / arm if out is not None else None

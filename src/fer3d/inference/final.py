@@ -11,9 +11,10 @@ from pathlib import Path
 
 import torch
 
+from fer3d.atomic import check_output_folder
 from fer3d.config import ExperimentConfig
 from fer3d.data.cache import ClipStore
-from fer3d.inference.model_dir import save_model_dir
+from fer3d.inference.model_dir import is_model_folder, save_model_dir
 from fer3d.models import build_model
 from fer3d.training import fit
 from fer3d.training.inputs import load_clips
@@ -29,6 +30,7 @@ def train_final(
     progress: bool = True,
 ) -> Path:
     """Train ``config`` on all of ``store`` and write the model folder ``out_dir``; returns its path."""
+    check_output_folder(out_dir, is_model_folder, "model folder")  # before an hour of training
     recipe = choose_recipe(config, device)
     clips = load_clips(store, config.input)
     torch.manual_seed(config.seed)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fer3d.atomic import atomic_folder
+from fer3d.atomic import atomic_folder, json_marker
 from fer3d.config import ConfigError, ExperimentConfig
 from fer3d.data.errors import BadInputError
 from fer3d.data.prepare import PrepareConfig
@@ -64,6 +64,10 @@ class ModelInfo:
     @property
     def onnx_path(self) -> Path:
         return self.path / ONNX
+
+
+#: What `save_model_dir` may replace: a folder holding a model marker.
+is_model_folder = json_marker(MARKER, "format")
 
 
 def _read_json(path: Path) -> Any:
@@ -127,7 +131,7 @@ def save_model_dir(
 
     target = Path(target)
     prep = dataclasses.asdict(preprocess) if isinstance(preprocess, PrepareConfig) else dict(preprocess)
-    with atomic_folder(target) as tmp:
+    with atomic_folder(target, is_model_folder, "model folder") as tmp:
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS), metadata={"format": FORMAT})
         config.to_json(tmp / CONFIG)

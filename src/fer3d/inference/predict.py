@@ -19,9 +19,17 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from fer3d.atomic import claim_output_folder, has_entry
 from fer3d.data.errors import BadInputError
 from fer3d.inference.classifier import ClipClassifier, clip_input, frame_input, load_classifier
-from fer3d.inference.outputs import ANNOTATED_MP4, TIMELINE_PNG, VideoAnnotator, plot_timeline, write_tables
+from fer3d.inference.outputs import (
+    ANNOTATED_MP4,
+    TIMELINE_PNG,
+    WINDOWS_JSON,
+    VideoAnnotator,
+    plot_timeline,
+    write_tables,
+)
 from fer3d.inference.results import NO_FACE, OK, FrameRecord, PredictionResult, WindowResult
 from fer3d.inference.smoothing import Smoother, SmoothMode
 from fer3d.inference.frame_sources import FrameSource, camera_source, video_source
@@ -180,6 +188,8 @@ def predict_source(
     """Run prediction over ``source``; with ``out_dir``, write the tables, timeline and annotated video."""
     classifier = classifier or load_classifier(model_dir, onnx=onnx)
     out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        claim_output_folder(out, has_entry(WINDOWS_JSON, ANNOTATED_MP4), "prediction folder")
     annotator = (
         VideoAnnotator(out / ANNOTATED_MP4, source.fps, classifier.info.class_names)
         if out and options.annotate

@@ -22,6 +22,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 from tqdm import tqdm
 
+from fer3d.atomic import claim_output_folder, has_entry
 from fer3d.config import ExperimentConfig
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation.splits import make_folds, subset_folds
@@ -164,6 +165,7 @@ def study_identity(store: ClipStore, settings: SearchSettings, subset: np.ndarra
 def create_or_load(
     store: ClipStore, settings: SearchSettings, subset: np.ndarray | None = None
 ) -> optuna.Study:
+    claim_output_folder(settings.out_dir, has_entry("search.db", "trials"), "search folder")
     storage = open_storage(settings.storage_url, settings)
     study = optuna.create_study(
         study_name=settings.study_name,
