@@ -1,4 +1,4 @@
-"""`fer3d compare`, `transfer` and `report` through a subprocess, as a user runs them."""
+"""`fer3d compare` and `report` through a subprocess, as a user runs them (on the same two runs)."""
 
 from __future__ import annotations
 
@@ -67,29 +67,3 @@ def test_report_command_writes_html_and_markdown(two_runs, tmp_path: Path) -> No
     assert "report.html" in done.stdout
     missing = fer3d("report", tmp_path / "nothing-here", "-o", tmp_path / "r2")
     assert missing.returncode == 2 and "nothing-here" in missing.stderr
-
-
-def test_transfer_command_prints_table6_rows(fake_store, tmp_path: Path) -> None:
-    out = tmp_path / "transfer"
-    done = fer3d(
-        "transfer",
-        "--source-cache",
-        fake_store.path,
-        "--target-cache",
-        fake_store.path,
-        "--preset",
-        "ckplus-paper",
-        "--profile",
-        "tiny",
-        "--set",
-        "train.epochs=1",
-        "--k",
-        "2",
-        "--device",
-        "cpu",
-        "-o",
-        out,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "trained from scratch" in done.stdout and "fine-tuned" in done.stdout
-    assert (out / "transfer.json").exists() and (out / "finetuned" / "metrics.json").exists()

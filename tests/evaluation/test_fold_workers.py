@@ -8,10 +8,10 @@ import torch
 
 from fer3d.cli.common import resolve_workers
 from fer3d.cli.errors import UserError
-from fer3d.evaluation import fold_workers
 from fer3d.evaluation.crossval import cross_validate
-from fer3d.evaluation.fold_workers import auto_workers
 from fer3d.presets import get_config
+from fer3d.runtime import workers
+from fer3d.training.recipe import GPU_SHARED_WORKERS, auto_workers
 
 TINY = get_config("ckplus-paper", "tiny", {"input.size": 24, "train.epochs": 1})
 
@@ -23,7 +23,7 @@ def test_workers_give_the_in_process_result(fake_store, tmp_path, monkeypatch):
         alone = cross_validate(fake_store, TINY, "kfold", k=3, progress=False)
     finally:
         torch.set_num_threads(threads)
-    monkeypatch.setattr(fold_workers, "available_cores", lambda: 2)
+    monkeypatch.setattr(workers, "available_cores", lambda: 2)
     parallel = cross_validate(
         fake_store, TINY, "kfold", k=3, out_dir=tmp_path / "run", progress=False, workers=2
     )
@@ -65,7 +65,7 @@ def test_a_stop_in_on_fold_keeps_the_folds_already_training(fake_store, tmp_path
 
 
 def test_auto_workers_only_for_small_models(monkeypatch):
-    monkeypatch.setattr(fold_workers, "available_cores", lambda: 4)
+    monkeypatch.setattr(workers, "available_cores", lambda: 4)
     cpu = get_config("ckplus-paper", "cpu")
     assert auto_workers(cpu, "cpu", tasks=10) == 4
     assert auto_workers(cpu, "cpu", tasks=3) == 3
@@ -73,7 +73,7 @@ def test_auto_workers_only_for_small_models(monkeypatch):
     assert auto_workers(cpu.with_overrides({"input.size": 64, "model.width": 0.25}), "cpu", tasks=10) == 4
     assert auto_workers(cpu.with_overrides({"input.size": 80, "model.width": 0.25}), "cpu", tasks=10) == 1
     # on a GPU, a few small trainings share the device; a big one has it alone
-    assert auto_workers(cpu, "cuda", tasks=10) == fold_workers.GPU_SHARED_WORKERS
+    assert auto_workers(cpu, "cuda", tasks=10) == GPU_SHARED_WORKERS
     assert auto_workers(cpu, "cuda", tasks=2) == 2
     assert auto_workers(get_config("ckplus-paper", "full"), "cuda", tasks=10) == 1
 

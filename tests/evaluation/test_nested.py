@@ -8,36 +8,39 @@ import numpy as np
 import pytest
 
 from fer3d.evaluation import crossval
-from fer3d.evaluation.nested import nested_cv, optuna_search
+from fer3d.evaluation.nested import nested_cv
 from fer3d.presets import get_config
+from fer3d.search.inner_search import OptunaInnerSearch
 from fer3d.search.study import SearchSettings
 
 
-class Spy:
-    """Records every training call (train and test indices), tagged with the outer fold being worked on."""
+class Spy(OptunaInnerSearch):
+    """The Optuna inner search, recording every training call (train and test indices) tagged with the
+    outer fold being worked on, and the clips each inner search was given."""
 
-    def __init__(self, monkeypatch) -> None:
-        self.calls: list[tuple[int, np.ndarray, np.ndarray]] = []
-        self.searches: list[tuple[int, np.ndarray]] = []
-        self.outer = -1
+    def __init__(self, settings: SearchSettings, monkeypatch) -> None:
+        super().__init__(settings)
+        calls: list[tuple[int, np.ndarray, np.ndarray]] = []
+        searches: list[tuple[int, np.ndarray]] = []
+        object.__setattr__(self, "calls", calls)  # the search is a frozen dataclass
+        object.__setattr__(self, "searches", searches)
         real = crossval.train_and_predict
 
         def spy(store, config, train_idx, test_idx, **kwargs):
-            self.calls.append((self.outer, np.asarray(train_idx), np.asarray(test_idx)))
+            outer = searches[-1][0] if searches else -1
+            calls.append((outer, np.asarray(train_idx), np.asarray(test_idx)))
             return real(store, config, train_idx, test_idx, **kwargs)
 
         monkeypatch.setattr(crossval, "train_and_predict", spy)
 
-    def search(self, store, settings, subset):
-        self.outer += 1
-        self.searches.append((self.outer, np.asarray(subset)))
-        return optuna_search(store, settings, subset)
+    def choose(self, store, subset, out_dir, index):
+        self.searches.append((index, np.asarray(subset)))
+        return super().choose(store, subset, out_dir, index)
 
 
 def test_nested_never_shows_outer_test_clips_to_search_or_training(
     fake_store, tmp_path: Path, monkeypatch
 ) -> None:
-    spy = Spy(monkeypatch)
     base = get_config("ckplus-paper", "tiny", {"train.epochs": 1})
     settings = SearchSettings(
         study_name="nested",
@@ -49,10 +52,9 @@ def test_nested_never_shows_outer_test_clips_to_search_or_training(
         pruner="none",
         device="cpu",
     )
+    spy = Spy(settings, monkeypatch)
     out = tmp_path / "nested"
-    result = nested_cv(
-        fake_store, settings, k=2, out_dir=out, search=spy.search, device="cpu", progress=False
-    )
+    result = nested_cv(fake_store, spy, k=2, out_dir=out, device="cpu", progress=False)
     assert len(result.folds) == 2
     assert sorted(result.tested.tolist()) == list(range(len(fake_store)))  # every clip scored exactly once
     for fold in result.folds:
@@ -72,7 +74,7 @@ def test_nested_never_shows_outer_test_clips_to_search_or_training(
     assert crossval.load_result(out).pooled_accuracy == pytest.approx(result.pooled_accuracy)
 
     spy.calls.clear()
-    again = nested_cv(fake_store, settings, k=2, out_dir=out, search=spy.search, device="cpu", progress=False)
+    again = nested_cv(fake_store, spy, k=2, out_dir=out, device="cpu", progress=False)
     assert spy.calls == [] and again.pooled_accuracy == pytest.approx(
         result.pooled_accuracy
     )  # resumed, not rerun

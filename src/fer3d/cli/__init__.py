@@ -17,7 +17,15 @@ app = typer.Typer(
 def _register() -> None:
     import importlib
 
-    for module in ("data_cmds", "eval_cmds", "search_cmds", "report_cmds", "model_cmds"):
+    for module in (
+        "data_cmds",
+        "eval_cmds",
+        "search_cmds",
+        "experiment_cmds",
+        "compare_cmds",
+        "report_cmds",
+        "model_cmds",
+    ):
         try:
             mod = importlib.import_module(f"fer3d.cli.{module}")
         except ModuleNotFoundError as err:
@@ -32,5 +40,7 @@ _register()
 
 def main() -> None:
     from fer3d.cli.errors import run_app
+    from fer3d.runtime import configure_process
 
+    configure_process()  # this command's process-wide settings, once, here
     run_app(app)

@@ -37,7 +37,7 @@ def resolve_workers(
     text: str, config: ExperimentConfig, device: str | None, tasks: int, option: str = "--workers"
 ) -> int:
     """``--workers`` / ``--jobs``: ``auto`` or a positive number."""
-    from fer3d.evaluation.fold_workers import auto_workers
+    from fer3d.training.recipe import auto_workers
 
     if text == "auto":
         return auto_workers(config, device, tasks)

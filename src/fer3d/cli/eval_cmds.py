@@ -49,7 +49,7 @@ def evaluate(
     chosen configuration is scored once on the outer test fold (an unbiased estimate).
     """
     if nested:
-        from fer3d.cli.report_cmds import run_nested
+        from fer3d.cli.experiment_cmds import run_nested
 
         base = resolve_config(preset, config, profile, overrides)
         run_nested(

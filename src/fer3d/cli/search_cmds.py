@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +17,6 @@ from fer3d.cli.common import (
     resolve_workers,
 )
 from fer3d.cli.errors import UserError
-from fer3d.parent_watch import PARENT_PID_ENV, exit_with_parent, parent_from_env
 
 StorageOpt = Annotated[
     str | None,
@@ -76,11 +71,13 @@ def search(
     progress: Annotated[bool, typer.Option(hidden=True)] = True,
 ) -> None:
     """Search the paper's Table 1 space with Optuna; kill it any time, the same command resumes."""
-    import torch
-
     from fer3d.data.cache import ClipStore
-    from fer3d.search.study import SearchError, SearchSettings, create_or_load, run_search
+    from fer3d.runtime import configure_process
+    from fer3d.search.parallel import run_search_workers
+    from fer3d.search.study import SearchError, SearchSettings, run_search
 
+    if threads is not None:
+        configure_process(threads=threads)
     store = ClipStore.open(cache)
     base = resolve_config(preset, config, profile, overrides)
     workers = resolve_workers(jobs, base, device, n_trials, option="--jobs")
@@ -106,100 +103,16 @@ def search(
             grace_period=grace,
         )
         if workers > 1:
-            create_or_load(store, settings)  # one process creates the study; workers then only join it
-            argv = [
-                str(cache),
-                "--study",
-                study,
-                "--storage",
-                settings.storage_url,
-                "--n-trials",
-                str(n_trials),
-                "--threshold",
-                str(threshold),
-                "--protocol",
-                protocol,
-                "--k",
-                str(k),
-                "--split-seed",
-                str(split_seed),
-                "--sampler",
-                sampler,
-                "--seed",
-                str(seed),
-                "--startup-trials",
-                str(startup_trials),
-                "--pruner",
-                pruner,
-                "--profile",
-                profile,
-                "-o",
-                str(output),
-                "--heartbeat",
-                str(heartbeat),
-                "--grace",
-                str(grace),
-            ]
-            argv += ["--search-lr"] if search_lr else []
-            argv += ["--timeout", str(timeout)] if timeout is not None else []
-            argv += ["--preset", preset] if preset else []
-            argv += ["--config", str(config)] if config else []
-            argv += ["--device", device] if device else []
-            for item in overrides or []:
-                argv += ["--set", item]
-            _run_workers(settings, argv, workers, progress)
+            result = run_search_workers(store, settings, workers, progress=progress)
         else:
-            if threads is not None:
-                torch.set_num_threads(threads)
-            exit_with_parent(parent_from_env())  # a worker of `--jobs N` ends with its launcher
             result = run_search(store, settings, progress=progress)
-            _print_outcome(result)
     except SearchError as err:
         raise UserError(str(err)) from None
+    print_outcome(result)
 
 
-def _run_workers(settings, argv: list[str], jobs: int, progress: bool) -> None:
-    """Start ``jobs`` worker processes (torch threads = cores / jobs each) and follow the shared study."""
-    from tqdm import tqdm
-
-    from fer3d.evaluation.fold_workers import threads_per_worker
-    from fer3d.search.study import FINISHED, _summary, load_study
-
-    threads = threads_per_worker(jobs)
-    launcher = [sys.executable, "-c", "from fer3d.cli import main; main()", "search"]
-    procs = [
-        subprocess.Popen(
-            launcher + argv + ["--jobs", "1", "--threads", str(threads), "--no-progress"],
-            env={**os.environ, "OMP_NUM_THREADS": str(threads), PARENT_PID_ENV: str(os.getpid())},
-        )
-        for i in range(jobs)
-    ]
-    study = load_study(settings.study_name, settings.storage_url)
-    bar = tqdm(
-        total=settings.n_trials, desc=f"search {settings.study_name} ({jobs} workers)", disable=not progress
-    )
-    try:
-        while any(p.poll() is None for p in procs):
-            time.sleep(2)
-            bar.n = min(settings.n_trials, len(study.get_trials(deepcopy=False, states=FINISHED)))
-            bar.set_postfix_str(_summary(study), refresh=True)
-    except KeyboardInterrupt:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait()
-        raise
-    finally:
-        bar.close()
-    failed = [i for i, p in enumerate(procs) if p.returncode != 0]
-    if failed:
-        raise UserError(
-            f"worker(s) {failed} exited with an error (see above); the same command resumes the study"
-        )
-    _print_outcome(study)
-
-
-def _print_outcome(study) -> None:
+def print_outcome(study) -> None:
+    """The study's trial counts and its best trial, printed once when a search ends."""
     from optuna.trial import TrialState
 
     trials = study.get_trials(deepcopy=False)

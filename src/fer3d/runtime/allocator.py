@@ -1,15 +1,11 @@
 """Keep glibc from returning large blocks to the OS after every training step.
 
-glibc serves blocks above ``M_MMAP_THRESHOLD`` with ``mmap`` and unmaps them on ``free``; it also trims
-the heap top above ``M_TRIM_THRESHOLD``. A 3D-CNN step allocates and frees hundreds of MB of
-activations, so every step page-faults the same memory back in: measured here, that costs a third of
-CPU training time. Disabling ``mmap`` and trimming keeps the pages mapped for reuse (the same effect as
-``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<huge>``). Elsewhere this is a no-op.
-
-Trimming is disabled outright, not capped: with a 1 GiB threshold, C3D at 112 px and batch 16 (several
-GB of activations) still re-faulted 1.2-1.8 GB every step, 3-4 s of system time per 8-10 s step; with
-no trimming the faults stop after the first few steps. The process keeps its peak heap, which the next
-step needs anyway.
+A 3D-CNN step allocates and frees hundreds of MB of activations; with glibc's defaults (blocks above
+``M_MMAP_THRESHOLD`` unmapped on ``free``, the heap top trimmed) every step page-faults the same memory
+back in. Disabling ``mmap`` and trimming keeps the pages mapped for reuse, as
+``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=-1`` would. Trimming is disabled outright, not capped: a
+capped threshold still re-faults the activations of large models. The process keeps its peak heap,
+which the next step needs anyway. Elsewhere than glibc this is a no-op.
 """
 
 from __future__ import annotations

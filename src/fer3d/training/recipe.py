@@ -58,7 +58,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from fer3d.config import ExperimentConfig
-from fer3d.training.allocator import tune_allocator
+from fer3d.runtime import workers
+from fer3d.runtime.allocator import tune_allocator
 from fer3d.training.single_channel_conv import single_channel_conv3d, takes_taps_path
 
 
@@ -178,6 +179,24 @@ SMALL_MODEL_SIDE = 16.0
 
 def is_small_model(config: ExperimentConfig) -> bool:
     return config.input.size * config.model.width <= SMALL_MODEL_SIDE
+
+
+# fold or trial processes sharing one GPU for a small model: on an H200 at the CPU default four
+# trained 3.3x the clips/s of one
+GPU_SHARED_WORKERS = 4
+
+
+def auto_workers(config: ExperimentConfig, device: torch.device | str | None, tasks: int) -> int:
+    """How many processes to train ``tasks`` independent models of ``config`` with: for a small model one
+    one-thread process per core on CPU, ``GPU_SHARED_WORKERS`` sharing a GPU; else one."""
+    device = torch.device(device) if device is not None else default_device()
+    if not is_small_model(config):
+        return 1
+    if device.type == "cuda":
+        return max(1, min(GPU_SHARED_WORKERS, tasks))
+    if device.type != "cpu":
+        return 1
+    return max(1, min(workers.available_cores(), tasks))
 
 
 def default_device() -> torch.device:

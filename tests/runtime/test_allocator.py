@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from fer3d.training.allocator import tune_allocator
+from fer3d.runtime.allocator import tune_allocator
 
 # Allocate, touch and free argv[2] MB the way a training step does; report resident memory (MB) after.
 PROBE = """
 import sys, torch
-from fer3d.training.allocator import tune_allocator
+from fer3d.runtime.allocator import tune_allocator
 if sys.argv[1] == "tuned":
     assert tune_allocator()
 x = torch.ones(int(sys.argv[2]) * 256 * 1024)
