@@ -49,6 +49,32 @@ def search(
     search_lr: Annotated[
         bool, typer.Option("--search-lr", help="Also search the learning rate (not in Table 1)")
     ] = False,
+    space: Annotated[
+        str,
+        typer.Option(
+            help="paper: exactly the paper's Table 1 | extended: also lr, weight decay, epochs, input "
+            "size, width, label smoothing, EMA, mixup/cutmix, AdamW and a temporal head"
+        ),
+    ] = "paper",
+    fidelity: Annotated[
+        str,
+        typer.Option(
+            help="single: every trial runs the --protocol objective | rungs: a cheap subject k-fold "
+            "first (--rung-k, --rung-epochs), the objective only for its top 1/--reduction-factor"
+        ),
+    ] = "single",
+    rung_k: Annotated[int, typer.Option(help="Folds of the cheap rung (subject k-fold)")] = 5,
+    rung_epochs: Annotated[float, typer.Option(help="The cheap rung's share of the epochs")] = 0.5,
+    rung_size: Annotated[
+        int | None, typer.Option(help="Input size of the cheap rung (default: the trial's)")
+    ] = None,
+    reduction_factor: Annotated[
+        int, typer.Option(help="Rungs: the top 1/this of a rung's trials go on to the objective")
+    ] = 3,
+    warm_start: Annotated[
+        bool,
+        typer.Option(help="Queue the paper's two presets as the first trials (once per study)"),
+    ] = True,
     preset: PresetOpt = None,
     config: ConfigOpt = None,
     profile: ProfileOpt = "full",
@@ -70,7 +96,10 @@ def search(
     threads: Annotated[int | None, typer.Option(hidden=True, help="torch threads of this process")] = None,
     progress: Annotated[bool, typer.Option(hidden=True)] = True,
 ) -> None:
-    """Search the paper's Table 1 space with Optuna; kill it any time, the same command resumes."""
+    """Search the paper's Table 1 space with Optuna; kill it any time, the same command resumes.
+
+    The paper's two presets are the first trials (--no-warm-start to leave them out).
+    """
     from fer3d.data.cache import ClipStore
     from fer3d.runtime import configure_process
     from fer3d.search.parallel import run_search_workers
@@ -78,9 +107,15 @@ def search(
 
     if threads is not None:
         configure_process(threads=threads)
+    from fer3d.search.rungs import Rung, RungSchedule
+
     store = ClipStore.open(cache)
     base = resolve_config(preset, config, profile, overrides)
     workers = resolve_workers(jobs, base, device, n_trials, option="--jobs")
+    try:
+        rungs = RungSchedule((Rung(k=rung_k, epochs=rung_epochs, size=rung_size),), reduction_factor)
+    except ValueError as err:
+        raise UserError(f"--rung-k/--rung-epochs/--rung-size/--reduction-factor: {err}") from None
     try:
         settings = SearchSettings(
             study_name=study,
@@ -101,6 +136,10 @@ def search(
             device=device,
             heartbeat_interval=heartbeat,
             grace_period=grace,
+            space=space,
+            fidelity=fidelity,
+            rungs=rungs,
+            warm_start=warm_start,
         )
         if workers > 1:
             result = run_search_workers(store, settings, workers, progress=progress)
