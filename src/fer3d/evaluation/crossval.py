@@ -22,10 +22,10 @@ from tqdm import tqdm
 from fer3d.atomic import claim_output_folder, has_entry, write_json_atomic
 from fer3d.config import ConfigError, ExperimentConfig
 from fer3d.data.cache import ClipStore
-from fer3d.evaluation.fold_workers import worker_pool
 from fer3d.evaluation.metrics import accuracy, confusion_matrix, per_class_recall
 from fer3d.evaluation.splits import Fold, make_folds
 from fer3d.models import build_model
+from fer3d.runtime.workers import worker_pool
 from fer3d.training import fit, predict_proba
 from fer3d.training.inputs import load_clips
 from fer3d.training.recipe import Recipe, choose_recipe
@@ -194,8 +194,8 @@ def cross_validate(
 
     ``on_fold(result, finished, n_folds)`` is called after every fold (reused ones included) and may raise
     to stop early (the search uses it to prune). With ``workers > 1`` the folds still to train run in that
-    many processes (``cores // workers`` threads each; see ``fold_workers``), in the order they finish; a
-    fold's result does not depend on which process trained it, beyond float rounding across thread counts.
+    many processes (``cores // workers`` threads each; see ``runtime.workers``), in the order they finish;
+    a fold's result does not depend on which process trained it, beyond float rounding across thread counts.
     """
     if folds is None:
         folds = make_folds(protocol, store.labels, store.subjects, k=k, seed=split_seed)

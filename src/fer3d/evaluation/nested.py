@@ -5,7 +5,8 @@ For every outer subject k-fold split, the architecture search runs on the outer 
 the whole outer training part and scored once on the outer test fold. The outer test subjects are never
 seen by the search nor by the training that produces the score, so the pooled outer accuracy is an
 unbiased estimate of "search + train" on new subjects, which "tune on LOSO, then report 10-fold on the
-same data" is not.
+same data" is not. The search is given as an :class:`InnerSearch` (the Optuna one is
+``fer3d.search.inner_search.OptunaInnerSearch``), so this module does not depend on the search package.
 
 Layout of ``out_dir``: ``nested.json`` (settings, outer folds), ``outer_XXX/`` (the search of that
 outer fold: its ``search.db`` and trial folders), and an ordinary run folder (``run.json``,
@@ -16,13 +17,11 @@ an interrupted search resumes from its storage.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -43,51 +42,43 @@ from fer3d.evaluation.metrics import accuracy
 from fer3d.evaluation.splits import subject_kfold
 from fer3d.training.recipe import choose_recipe
 
-# (store, settings for this outer fold, outer training indices) -> (chosen config, note)
-SearchFn = Callable[[ClipStore, Any, np.ndarray], tuple[ExperimentConfig, str]]
 
+class InnerSearch(Protocol):
+    """What nested cross-validation needs of a search."""
 
-def optuna_search(store: ClipStore, settings: Any, subset: np.ndarray) -> tuple[ExperimentConfig, str]:
-    """The default inner search: :func:`fer3d.search.study.run_search` restricted to ``subset``."""
-    from fer3d.search.study import SearchError, best_config, run_search
+    @property
+    def base(self) -> ExperimentConfig:
+        """The configuration the search starts from (its fingerprint identifies the nested run)."""
+        ...
 
-    study = run_search(store, settings, subset=subset, progress=False)
-    try:
-        return best_config(study), f"best of {len(study.trials)} trial(s), inner {settings.protocol}"
-    except SearchError:
-        # Every trial was pruned (threshold out of reach on this outer part): the base config is used.
-        return settings.base, "no completed trial: base configuration used"
+    def describe(self) -> dict[str, Any]:
+        """What identifies the search besides ``base``, stored in ``run.json``; a resumed run must match."""
+        ...
 
-
-def outer_settings(settings: Any, outer_dir: Path, index: int) -> Any:
-    """Search settings for one outer fold: its own folder, storage and study name."""
-    changes: dict[str, Any] = {"out_dir": outer_dir, "study_name": f"{settings.study_name}-outer{index:03d}"}
-    if getattr(settings, "storage", None) is None:
-        changes["storage"] = f"sqlite:///{(outer_dir / 'search.db').resolve()}"
-    return dataclasses.replace(settings, **changes)
+    def choose(
+        self, store: ClipStore, subset: np.ndarray, out_dir: Path, index: int
+    ) -> tuple[ExperimentConfig, str]:
+        """Search on the clips ``subset`` only (an outer training part), keeping its files in ``out_dir``;
+        returns the chosen configuration and a note on how it was chosen. ``index``: the outer fold."""
+        ...
 
 
 def nested_cv(
     store: ClipStore,
-    settings: Any,
+    search: InnerSearch,
     *,
     k: int = 10,
     split_seed: int = 0,
     out_dir: str | Path,
-    search: SearchFn = optuna_search,
     device: torch.device | str | None = None,
     progress: bool = True,
 ) -> CVResult:
-    """Outer subject ``k``-fold around an inner search; ``settings`` is a search ``SearchSettings``."""
+    """Outer subject ``k``-fold around ``search``, which sees only each outer training part."""
     out = claim_output_folder(out_dir, has_entry("run.json"), "nested run folder")
     (out / "folds").mkdir(parents=True, exist_ok=True)
     folds = subject_kfold(store.labels, store.subjects, k=k, seed=split_seed)
-    header = run_header(store, settings.base, "nested", folds)
-    header["inner"] = {
-        "protocol": settings.protocol,
-        "n_trials": settings.n_trials,
-        "threshold": settings.threshold,
-    }
+    header = run_header(store, search.base, "nested", folds)
+    header["inner"] = search.describe()
     old_path = out / "run.json"
     if old_path.exists():
         old = json.loads(old_path.read_text())
@@ -109,8 +100,7 @@ def nested_cv(
             chosen.append(json.loads(choice_path.read_text()))
             continue
         start = time.perf_counter()
-        outer_dir = out / f"outer_{fold.index:03d}"
-        config, note = search(store, outer_settings(settings, outer_dir, fold.index), fold.train)
+        config, note = search.choose(store, fold.train, out / f"outer_{fold.index:03d}", fold.index)
         # The score: trained on the outer training part only, tested once on the untouched outer fold.
         probs, record = crossval.train_and_predict(
             store,
@@ -134,7 +124,7 @@ def nested_cv(
     result = CVResult(
         "nested", finished, store.labels, store.class_names, store.sequence_ids, list(store.subjects)
     )
-    save_result(result, out, settings.base)
+    save_result(result, out, search.base)
     write_json_atomic(
         out / "nested.json", {"k": k, "split_seed": split_seed, "chosen": chosen, **result.metrics()}
     )

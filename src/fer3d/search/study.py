@@ -12,6 +12,7 @@ import hashlib
 import random
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,12 @@ from fer3d.search.pruning import PRUNERS, optuna_pruner
 from fer3d.search.rungs import FIDELITIES, RungSchedule
 from fer3d.search.sampler import SAMPLERS, make_sampler
 from fer3d.search.space import SPACES, warm_start_params
+from fer3d.search.stale import reclaim_dead_local_trials
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+# (trial number, folds done, folds of the trial), after each fold of a trial this process runs
+TrialStepCallback = Callable[[int, int, int], None]
 
 
 class SearchError(ValueError):
@@ -200,12 +205,18 @@ def enqueue_presets(study: optuna.Study, settings: SearchSettings) -> None:
 
 
 def run_search(
-    store: ClipStore, settings: SearchSettings, *, subset: np.ndarray | None = None, progress: bool = True
+    store: ClipStore,
+    settings: SearchSettings,
+    *,
+    subset: np.ndarray | None = None,
+    progress: bool = True,
+    on_trial_step: TrialStepCallback | None = None,
 ) -> optuna.Study:
     """Run trials until the study holds ``settings.n_trials`` finished ones (or the timeout passes).
 
     ``subset`` restricts the search to these clip indices (nested cross-validation searches on the outer
     training part only); folds are made on the whole store and then restricted, keeping subjects whole.
+    ``on_trial_step(trial, folds done, folds)`` follows the trials this process runs.
     """
     if progress:
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the bar says what the INFO lines would
@@ -241,9 +252,7 @@ def run_search(
         space=settings.space,
         rungs=rungs,
         rung_folds=rung_folds,
-        on_step=lambda done, n: bar.set_postfix_str(
-            _summary(study) + f" | trial fold {done}/{n}", refresh=True
-        ),
+        on_step=lambda done, n: _trial_step(bar, study, objective.last_trial, done, n, on_trial_step),
     )
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout
     try:
@@ -251,6 +260,7 @@ def run_search(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 optuna.storages.fail_stale_trials(study)  # a killed worker's trial: failed, then retried
+            reclaim_dead_local_trials(study, settings.max_retry)  # at once when it ran on this host
             trials = study.get_trials(deepcopy=False)
             finished = sum(t.state in FINISHED for t in trials)
             busy = sum(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
@@ -260,6 +270,11 @@ def run_search(
             if finished + busy >= settings.n_trials and not any(
                 t.state == TrialState.WAITING for t in trials
             ):
+                bar.set_postfix_str(
+                    study_summary(study) + f" | waiting for {busy} running trial(s) of other workers; a "
+                    f"killed one on another host is retried after --grace {settings.grace_period} s",
+                    refresh=True,
+                )
                 time.sleep(min(5.0, settings.heartbeat_interval))  # others' trials may still finish or fail
                 continue
             try:
@@ -282,7 +297,8 @@ def _requeue(study: optuna.Study, number: int | None) -> None:
         study.enqueue_trial(trial.params, user_attrs={"requeued_from": number})
 
 
-def _summary(study: optuna.Study) -> str:
+def study_summary(study: optuna.Study) -> str:
+    """One line of trial counts and the best pooled accuracy so far."""
     trials = study.get_trials(deepcopy=False)
     count = {s: sum(t.state == s for t in trials) for s in TrialState}
     done = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
@@ -295,7 +311,20 @@ def _summary(study: optuna.Study) -> str:
 
 def _refresh(bar: tqdm, study: optuna.Study, finished: int) -> None:
     bar.n = min(finished, bar.total)
-    bar.set_postfix_str(_summary(study), refresh=True)
+    bar.set_postfix_str(study_summary(study), refresh=True)
+
+
+def _trial_step(
+    bar: tqdm,
+    study: optuna.Study,
+    trial: int | None,
+    done: int,
+    n: int,
+    on_trial_step: TrialStepCallback | None,
+) -> None:
+    bar.set_postfix_str(study_summary(study) + f" | trial {trial} fold {done}/{n}", refresh=True)
+    if on_trial_step is not None and trial is not None:
+        on_trial_step(trial, done, n)
 
 
 def load_study(study_name: str, storage_url: str) -> optuna.Study:
