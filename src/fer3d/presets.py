@@ -75,6 +75,24 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+AUTO = "auto"  # ``--profile auto``: "full" on a GPU, "cpu" otherwise (see resolve_profile)
+
+
+def resolve_profile(name: str, device: str | None = None) -> tuple[str, str]:
+    """The profile to use and why: ``auto`` becomes "full" when ``device`` (or, without one, the first
+    visible device) is a CUDA GPU and "cpu" otherwise; any other name is returned as given."""
+    if name != AUTO:
+        return name, "as given"
+    if device is not None:
+        gpu = device.startswith("cuda")
+        return ("full", f"auto: --device {device}") if gpu else ("cpu", f"auto: --device {device}")
+    import torch
+
+    if torch.cuda.is_available():
+        return "full", f"auto: GPU {torch.cuda.get_device_name(0)}"
+    return "cpu", "auto: no GPU"
+
+
 def get_config(
     preset: str, profile: str = "full", overrides: dict[str, Any] | None = None
 ) -> ExperimentConfig:

@@ -94,3 +94,39 @@ def test_camera_without_device_is_a_clear_error(trained):
 def test_usage_errors(args, message):
     done = fer3d(*args)
     assert done.returncode == 2 and message in done.stderr
+
+
+def test_ensemble_with_mirror_and_init_trains_predicts_and_exports(trained, tmp_path):
+    """`train --ensemble 2 --init` with mirror TTA: every member saved, exported in one ONNX graph that
+    predicts without torch (its parity with PyTorch, labels included: test_export)."""
+    cache = trained.parent / "cache"
+    model = tmp_path / "ensemble"
+    done = fer3d(
+        "train",
+        str(cache),
+        "--profile",
+        "tiny",
+        "--set",
+        "input.clahe=false",
+        "--set",
+        "test.mirror=true",
+        "--ensemble",
+        "2",
+        "--init",
+        str(trained),
+        "-o",
+        str(model),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "profile: tiny (as given)" in done.stdout and "trained 2 members" in done.stdout
+    marker = json.loads((model / "fer3d-model.json").read_text())
+    assert marker["members"] == 2 and marker["record"]["init"]["model_dir"] == str(trained)
+    done = fer3d("export", str(model), "--onnx")
+    assert done.returncode == 0, done.stderr
+    video = square_video(tmp_path / "clip.mp4", n=20)
+    out = tmp_path / "pred"
+    args = ["predict", str(video), "--model", str(model), "-o", str(out), "--no-video", "--onnx"]
+    done = fer3d(*args, block_torch=True)  # members and mirror run inside the ONNX graph
+    assert done.returncode == 0, done.stderr
+    windows = json.loads((out / "windows.json").read_text())["windows"]
+    assert windows and all(w["label"] in ("anger", "happy", "surprise") for w in windows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 
 from fer3d.data.cache import ClipStore, write_store
 from fer3d.evaluation import transfer as transfer_mod
-from fer3d.evaluation.crossval import load_result
+from fer3d.evaluation.crossval import RunMismatchError, load_result
 from fer3d.evaluation.labelmap import LabelMap
 from fer3d.evaluation.transfer import head_layer, transfer, transfer_weights
 from fer3d.models import build_model
@@ -101,6 +102,7 @@ def test_transfer_both_arms_same_folds_drops_unmapped_and_resumes(
         raise AssertionError("a finished fold or the pre-training was recomputed")
 
     monkeypatch.setattr(transfer_mod, "fit", no_training)
+    monkeypatch.setattr(transfer_mod, "train_and_predict", no_training)
     again = transfer(source, target, config, k=3, out_dir=out, device="cpu", progress=False)
     assert again.arms["finetuned"].pooled_accuracy == pytest.approx(tuned.pooled_accuracy)
 
@@ -110,3 +112,29 @@ def test_transfer_refuses_different_colour_modes(stores, tmp_path: Path) -> None
     rgb = ClipStore(target.path, {**target.meta, "prepare": {"color": "rgb", "size": 24}})
     with pytest.raises(ValueError, match="channel"):
         transfer(source, rgb, get_config("ckplus-paper", "tiny"), k=3, progress=False)
+
+
+def test_init_starts_the_pretraining_and_the_scratch_arm_from_a_model_folder(
+    stores, tmp_path: Path, monkeypatch
+) -> None:
+    from fer3d.inference.final import train_final
+    from fer3d.inference.warm_start import WarmStart
+
+    source, target = stores
+    config = get_config("ckplus-paper", "tiny")
+    warm = WarmStart.from_model_dir(train_final(target, config, tmp_path / "init", progress=False))
+    applied = []
+    real_apply = WarmStart.apply
+
+    def apply(self, model, member, *, class_names):
+        applied.append(class_names)
+        real_apply(self, model, member, class_names=class_names)
+
+    monkeypatch.setattr(WarmStart, "apply", apply)
+    out = tmp_path / "transfer"
+    transfer(source, target, config, k=2, out_dir=out, device="cpu", progress=False, warm_start=warm)
+    assert applied == [target.class_names] * 2 + [source.class_names]  # 2 scratch folds, 1 pre-training
+    assert json.loads((out / "scratch" / "run.json").read_text())["init"] == warm.describe()
+    assert json.loads((out / "pretrained.json").read_text())["init"] == warm.describe()
+    with pytest.raises(RunMismatchError, match="init differs"):
+        transfer(source, target, config, k=2, out_dir=out, device="cpu", progress=False)

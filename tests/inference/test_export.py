@@ -75,3 +75,59 @@ def test_onnx_classifier_runs_without_torch(exported, tiny_store):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(2, 3)"
+
+
+@pytest.fixture(scope="module")
+def ensemble_model(tiny_store, tmp_path_factory):
+    """Two members, mirror test-time augmentation and EMA weights: what prediction must reproduce."""
+    from fer3d.inference.final import train_final
+
+    config = tiny_config(**{"test.ensemble": 2, "test.mirror": True, "train.ema_decay": 0.9})
+    return train_final(tiny_store, config, tmp_path_factory.mktemp("ens") / "model", progress=False)
+
+
+def test_prediction_averages_members_and_mirrors_as_evaluation_does(ensemble_model, tiny_store):
+    """TorchClassifier's probabilities equal the mean over members of ``predict_proba`` (the function
+    cross-validation scores with, mirror included): evaluate, train and predict agree."""
+    import torch
+
+    from fer3d.inference.model_dir import load_members
+    from fer3d.training import predict_proba
+    from fer3d.training.recipe import choose_recipe
+
+    models, info = load_members(ensemble_model)
+    clips = np.stack([model_input(c, info) for c in tiny_store.clips(clahe=False)])
+    recipe = choose_recipe(info.config, "cpu")
+    expected = np.mean([predict_proba(m, torch.from_numpy(clips), info.config, recipe) for m in models], 0)
+    got = TorchClassifier(ensemble_model).predict(clips)
+    assert got.shape == (len(tiny_store), len(info.class_names))
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    assert got.argmax(1).tolist() == expected.argmax(1).tolist()
+
+
+def test_mirror_averages_a_clip_and_its_mirror(ensemble_model, tiny_store):
+    from fer3d.inference.head import ProbabilityHead
+    from fer3d.inference.model_dir import load_members
+
+    models, info = load_members(ensemble_model)
+    clips = np.stack([model_input(c, info) for c in tiny_store.clips(clahe=False)])[:4]
+    import torch
+
+    batch = torch.from_numpy(clips).float() / 255
+    plain = ProbabilityHead(models, info.config.input.normalize).eval()
+    mirrored = ProbabilityHead(models, info.config.input.normalize, mirror=True).eval()
+    with torch.no_grad():
+        expected = (plain(batch) + plain(batch.flip(-1))) / 2
+        np.testing.assert_allclose(mirrored(batch).numpy(), expected.numpy(), atol=1e-6)
+
+
+def test_onnx_export_of_an_ensemble_with_mirror_keeps_parity(ensemble_model, tiny_store):
+    path, difference = export_onnx(ensemble_model)
+    assert difference <= PARITY_TOLERANCE
+    info = read_model_info(ensemble_model)
+    clips = np.stack([model_input(c, info) for c in tiny_store.clips(clahe=False)])
+    torch_probs = TorchClassifier(ensemble_model).predict(clips)
+    onnx_probs = OnnxClassifier(ensemble_model).predict(clips)
+    assert onnx_probs.shape == torch_probs.shape == (len(tiny_store), 3)
+    np.testing.assert_allclose(onnx_probs, torch_probs, atol=PARITY_TOLERANCE, rtol=0)
+    assert onnx_probs.argmax(1).tolist() == torch_probs.argmax(1).tolist()

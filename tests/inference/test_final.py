@@ -29,3 +29,36 @@ def test_same_seed_same_weights(tiny_store, tiny_model, tmp_path):
     first, second = load_file(str(tiny_model / WEIGHTS)), load_file(str(again / WEIGHTS))
     assert first.keys() == second.keys()
     assert all((first[k] == second[k]).all() for k in first)
+
+
+def test_an_ensemble_is_saved_member_by_member_and_reproducible(tiny_store, tiny_model, tmp_path):
+    from fer3d.inference.final import train_final
+    from fer3d.inference.model_dir import load_members
+
+    config = tiny_config(**{"test.ensemble": 2})
+    folder = train_final(tiny_store, config, tmp_path / "ens", progress=False)
+    again = train_final(tiny_store, config, tmp_path / "again", progress=False)
+    weights, repeat = load_file(str(folder / WEIGHTS)), load_file(str(again / WEIGHTS))
+    assert weights.keys() == repeat.keys() and all((weights[k] == repeat[k]).all() for k in weights)
+    single = load_file(str(tiny_model / WEIGHTS))  # member 0: the single model of the same seed
+    assert all((weights[f"member0.{k}"] == single[k]).all() for k in single)
+    assert any((weights[f"member1.{k}"] != single[k]).any() for k in single)
+    models, info = load_members(folder)
+    assert len(models) == info.members == 2
+    record = json.loads((folder / MARKER).read_text())["record"]
+    assert len(record["member_seeds"]) == 2 and len(record["epoch_losses"]) == config.train.epochs
+
+
+def test_warm_started_training_records_its_init(tiny_store, tiny_model, tmp_path):
+    from fer3d.inference.final import train_final
+    from fer3d.inference.warm_start import WarmStart
+
+    warm = WarmStart.from_model_dir(tiny_model)
+    folder = train_final(tiny_store, tiny_config(), tmp_path / "warm", progress=False, warm_start=warm)
+    record = json.loads((folder / MARKER).read_text())["record"]
+    assert record["init"] == warm.describe()
+    again = train_final(tiny_store, tiny_config(), tmp_path / "again", progress=False, warm_start=warm)
+    first, second = load_file(str(folder / WEIGHTS)), load_file(str(again / WEIGHTS))
+    assert all((first[k] == second[k]).all() for k in first)
+    scratch = load_file(str(tiny_model / WEIGHTS))
+    assert any((first[k] != scratch[k]).any() for k in first)

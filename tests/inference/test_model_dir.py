@@ -132,3 +132,49 @@ def test_save_replaces_atomically(saved, tmp_path):
     assert sorted(p.name for p in copy.iterdir()) == sorted(p.name for p in folder.iterdir())
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert (copy / WEIGHTS).read_bytes() == (folder / WEIGHTS).read_bytes()
+
+
+def test_an_ensemble_round_trips_every_member(tmp_path):
+    from fer3d.inference.model_dir import load_members
+
+    config = tiny_config(**{"test.ensemble": 2})
+    members = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        members.append(build_model(config, len(CLASSES), 1).eval())
+    prep = PrepareConfig(size=32, faces="none")
+    folder = save_model_dir(tmp_path / "ens", members, config, CLASSES, prep, in_channels=1)
+    marker = json.loads((folder / MARKER).read_text())
+    assert marker["members"] == 2 and marker["version"] == 2
+    loaded, info = load_members(folder)
+    assert info.members == 2 and len(loaded) == 2
+    clips = torch.rand(2, 1, info.frames, 32, 32)
+    with torch.no_grad():
+        for model, again in zip(members, loaded, strict=True):
+            assert torch.equal(model(clips), again(clips))
+    with pytest.raises(ModelFolderError, match="ensemble of 2"):
+        load_model(folder)
+
+
+def test_a_single_model_folder_keeps_the_first_format(saved):
+    """Folders written before ensembles existed (version 1, unprefixed keys) are what one model still
+    writes, so both old and new readers load them."""
+    _, folder = saved
+    marker = json.loads((folder / MARKER).read_text())
+    assert marker["version"] == 1 and "members" not in marker
+    assert read_model_info(folder).members == 1
+
+
+def test_an_ensemble_with_foreign_keys_is_a_clear_error(tmp_path):
+    from safetensors.torch import save_file
+
+    from fer3d.inference.model_dir import load_members
+
+    config = tiny_config()
+    torch.manual_seed(1)
+    models = [build_model(config, len(CLASSES), 1) for _ in range(2)]
+    prep = PrepareConfig(size=32, faces="none")
+    folder = save_model_dir(tmp_path / "ens", models, config, CLASSES, prep, in_channels=1)
+    save_file({"member7.x": torch.zeros(1)}, str(folder / WEIGHTS))
+    with pytest.raises(ModelFolderError, match="member7.x"):
+        load_members(folder)

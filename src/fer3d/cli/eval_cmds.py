@@ -11,21 +11,27 @@ import typer
 from fer3d.cli.common import (
     ConfigOpt,
     DeviceOpt,
+    EnsembleOpt,
+    InitOpt,
     PresetOpt,
     ProfileOpt,
     SetOpt,
     WorkersOpt,
     resolve_config,
+    resolve_init,
     resolve_workers,
 )
+from fer3d.cli.errors import UserError
 
 
 def evaluate(
     cache: Annotated[Path, typer.Argument(help="Clip cache folder printed by `fer3d prepare`")],
     preset: PresetOpt = None,
     config: ConfigOpt = None,
-    profile: ProfileOpt = "full",
+    profile: ProfileOpt = "auto",
     overrides: SetOpt = None,
+    ensemble: EnsembleOpt = None,
+    init: InitOpt = None,
     protocol: Annotated[str, typer.Option(help="loso | kfold")] = "kfold",
     k: Annotated[int, typer.Option("--k", help="Folds for kfold")] = 10,
     split_seed: Annotated[int, typer.Option(help="Seed of the subject k-fold split")] = 0,
@@ -48,10 +54,13 @@ def evaluate(
     With --nested, the architecture search runs on the inner folds of each outer training part and the
     chosen configuration is scored once on the outer test fold (an unbiased estimate).
     """
+    experiment = resolve_config(preset, config, profile, overrides, device=device, ensemble=ensemble)
     if nested:
         from fer3d.cli.experiment_cmds import run_nested
 
-        base = resolve_config(preset, config, profile, overrides)
+        if init is not None:
+            raise UserError("--init is not supported with --nested; run the nested search without it")
+        base = experiment
         run_nested(
             cache,
             base,
@@ -74,8 +83,11 @@ def evaluate(
     from fer3d.evaluation.splits import make_folds
 
     store = ClipStore.open(cache)
-    experiment = resolve_config(preset, config, profile, overrides)
-    folds = make_folds(protocol, store.labels, store.subjects, k=k, seed=split_seed)
+    warm_start = resolve_init(init)
+    try:
+        folds = make_folds(protocol, store.labels, store.subjects, k=k, seed=split_seed)
+    except ValueError as err:  # k out of range or an unknown protocol: a usage error, not a crash
+        raise UserError(f"{cache}: {err}") from None
     result = cross_validate(
         store,
         experiment,
@@ -84,6 +96,7 @@ def evaluate(
         out_dir=output,
         device=device,
         workers=resolve_workers(workers, experiment, device, len(folds)),
+        warm_start=warm_start,
     )
     metrics = result.metrics()
     accs = np.array(result.fold_accuracies)

@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from fer3d.cli.common import ConfigOpt, DeviceOpt, PresetOpt, ProfileOpt, SetOpt, resolve_config
+from fer3d.cli.common import (
+    ConfigOpt,
+    DeviceOpt,
+    EnsembleOpt,
+    InitOpt,
+    PresetOpt,
+    ProfileOpt,
+    SetOpt,
+    resolve_config,
+    resolve_init,
+)
 from fer3d.cli.errors import UserError
 
 
@@ -16,18 +26,25 @@ def train(
     output: Annotated[Path, typer.Option("-o", "--output", help="Model folder to write")],
     preset: PresetOpt = None,
     config: ConfigOpt = None,
-    profile: ProfileOpt = "full",
+    profile: ProfileOpt = "auto",
     overrides: SetOpt = None,
+    ensemble: EnsembleOpt = None,
+    init: InitOpt = None,
     device: DeviceOpt = None,
 ) -> None:
-    """Train one model on every clip of the cache (no held-out data) and save it as a model folder."""
+    """Train one model (or the members of an ensemble) on every clip of the cache (no held-out data) and
+    save it as a model folder; `predict` and `export` apply the config's ensemble and mirror averaging."""
     from fer3d.data.cache import ClipStore
     from fer3d.inference.final import train_final
 
     store = ClipStore.open(cache)
-    experiment = resolve_config(preset, config, profile, overrides)
-    path = train_final(store, experiment, output, device=device)
-    typer.echo(f"trained on {len(store)} clips, {store.num_classes} classes: {', '.join(store.class_names)}")
+    experiment = resolve_config(preset, config, profile, overrides, device=device, ensemble=ensemble)
+    path = train_final(store, experiment, output, device=device, warm_start=resolve_init(init))
+    members = experiment.test.ensemble
+    typer.echo(
+        f"trained {f'{members} members ' if members > 1 else ''}on {len(store)} clips, "
+        f"{store.num_classes} classes: {', '.join(store.class_names)}"
+    )
     typer.echo(f"model: {path}")
 
 

@@ -22,13 +22,15 @@ from tqdm import tqdm
 from fer3d.atomic import claim_output_folder, has_entry, write_json_atomic
 from fer3d.config import ConfigError, ExperimentConfig
 from fer3d.data.cache import ClipStore
+from fer3d.evaluation.fold_progress import FoldProgress
 from fer3d.evaluation.metrics import accuracy, confusion_matrix, per_class_recall
 from fer3d.evaluation.splits import Fold, make_folds
-from fer3d.models import build_model
-from fer3d.runtime.workers import worker_pool
-from fer3d.training import fit, predict_proba
+from fer3d.runtime.workers import report_progress, worker_pool
+from fer3d.training import predict_proba
 from fer3d.training.inputs import load_clips
+from fer3d.training.members import InitFn, StartingWeights, merge_records, train_members
 from fer3d.training.recipe import Recipe, choose_recipe
+from fer3d.training.trainer import EpochCallback
 
 
 class RunMismatchError(ConfigError):
@@ -126,24 +128,34 @@ def train_and_predict(
     seed: int,
     recipe: Recipe,
     progress: bool = False,
+    on_epoch: EpochCallback | None = None,
+    init: InitFn | None = None,
 ) -> tuple[np.ndarray, Any]:
-    """Train a fresh model on ``train_idx`` and return test probabilities and the fit record."""
+    """Train on ``train_idx`` and return the probabilities ``[n_test, K]`` of ``test_idx`` and the fit
+    record. With ``config.test.ensemble`` N > 1, N members are trained from derived seeds (N times the
+    training) and their probabilities averaged; ``init(model, member)`` prepares each fresh model (e.g.
+    a warm start from a model folder)."""
     clips = load_clips(store, config.input)
-    torch.manual_seed(seed)
-    model = build_model(config, store.num_classes, store.channels)
-    labels = store.labels[train_idx]
-    record = fit(
-        model,
+    total: np.ndarray | None = None
+    records = []
+    for model, record in train_members(
         clips[train_idx],
-        labels,
+        store.labels[train_idx],
         config,
         recipe,
         num_classes=store.num_classes,
+        in_channels=store.channels,
         seed=seed,
+        init=init,
         progress=progress,
-    )
-    probs = predict_proba(model, clips[test_idx], config, recipe)
-    return probs, record
+        on_epoch=on_epoch,
+    ):
+        probs = predict_proba(model, clips[test_idx], config, recipe)
+        total = probs if total is None else total + probs
+        records.append(record)
+        del model  # one member in memory at a time
+    assert total is not None  # test.ensemble >= 1
+    return total / len(records), merge_records(records)
 
 
 def fold_seed(seed: int, fold: int) -> int:
@@ -151,9 +163,13 @@ def fold_seed(seed: int, fold: int) -> int:
 
 
 def run_header(
-    store: ClipStore, config: ExperimentConfig, protocol: str, folds: list[Fold]
+    store: ClipStore,
+    config: ExperimentConfig,
+    protocol: str,
+    folds: list[Fold],
+    warm_start: StartingWeights | None = None,
 ) -> dict[str, Any]:
-    return {
+    header = {
         "config": config.to_dict(),
         "config_fingerprint": config.fingerprint(),
         "cache": str(store.path),
@@ -161,14 +177,17 @@ def run_header(
         "protocol": protocol,
         "folds": [{"index": f.index, "test": f.test.tolist()} for f in folds],
     }
+    if warm_start is not None:  # absent without --init, as in run folders made before it existed
+        header["init"] = warm_start.describe()
+    return header
 
 
 def _check_or_write_header(out_dir: Path, header: dict[str, Any]) -> None:
     path = out_dir / "run.json"
     if path.exists():
         old = json.loads(path.read_text())
-        for key in ("config_fingerprint", "cache_fingerprint", "protocol", "folds"):
-            if old.get(key) != header[key]:
+        for key in ("config_fingerprint", "cache_fingerprint", "protocol", "folds", "init"):
+            if old.get(key) != header.get(key):
                 raise RunMismatchError(
                     f"{out_dir} holds a different run ({key} differs); use another --output or delete it"
                 )
@@ -189,6 +208,7 @@ def cross_validate(
     device: torch.device | str | None = None,
     progress: bool = True,
     workers: int = 1,
+    warm_start: StartingWeights | None = None,
 ) -> CVResult:
     """Cross-validate ``config`` on ``store``; finished folds in ``out_dir`` are reused, not recomputed.
 
@@ -196,7 +216,11 @@ def cross_validate(
     to stop early (the search uses it to prune). With ``workers > 1`` the folds still to train run in that
     many processes (``cores // workers`` threads each; see ``runtime.workers``), in the order they finish;
     a fold's result does not depend on which process trained it, beyond float rounding across thread counts.
+    With ``warm_start``, every model of every fold starts from that model folder's weights (checked to
+    fit before any training).
     """
+    if warm_start is not None:
+        warm_start.check_fits(config, store.channels)
     if folds is None:
         folds = make_folds(protocol, store.labels, store.subjects, k=k, seed=split_seed)
     fold_dir = None
@@ -204,9 +228,10 @@ def cross_validate(
         out = claim_output_folder(out_dir, has_entry("run.json"), "run folder")
         fold_dir = out / "folds"
         fold_dir.mkdir(parents=True, exist_ok=True)
-        _check_or_write_header(out, run_header(store, config, protocol, folds))
+        _check_or_write_header(out, run_header(store, config, protocol, folds, warm_start))
     finished: list[FoldResult] = []
     bar = tqdm(total=len(folds), desc=f"{protocol} folds", unit="fold", disable=not progress)
+    fold_bars = FoldProgress(enabled=progress)  # each training fold's epoch, loss and time
 
     def saved_path(fold: Fold) -> Path | None:
         return fold_dir / f"{fold.name}.json" if fold_dir else None
@@ -236,16 +261,34 @@ def cross_validate(
         for fold in folds:
             if fold.index not in to_train:
                 record(load_saved(fold))
-        _train_in_workers(store, config, pending, device, workers, save, record)
+        _train_in_workers(
+            store,
+            config,
+            pending,
+            device,
+            workers,
+            save,
+            record,
+            warm_start,
+            fold_progress=fold_bars if progress else None,
+        )
     else:
         recipe = choose_recipe(config, device)
         for fold in folds:
             if fold.index in to_train:
-                result = train_fold(store, config, fold, recipe)
+                result = train_fold(
+                    store,
+                    config,
+                    fold,
+                    recipe,
+                    warm_start,
+                    on_epoch=fold_bars.in_process(fold.index) if progress else None,
+                )
                 save(result, fold)
             else:
                 result = load_saved(fold)
             record(result)
+    fold_bars.close()
     bar.close()
     finished.sort(key=lambda f: f.fold)
     result = CVResult(
@@ -256,20 +299,43 @@ def cross_validate(
     return result
 
 
-def train_fold(store: ClipStore, config: ExperimentConfig, fold: Fold, recipe: Recipe) -> FoldResult:
+def train_fold(
+    store: ClipStore,
+    config: ExperimentConfig,
+    fold: Fold,
+    recipe: Recipe,
+    warm_start: StartingWeights | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> FoldResult:
     """Train and test one fold (its seed follows ``config.seed`` and the fold index)."""
     start = time.perf_counter()
     probs, record = train_and_predict(
-        store, config, fold.train, fold.test, seed=fold_seed(config.seed, fold.index), recipe=recipe
+        store,
+        config,
+        fold.train,
+        fold.test,
+        seed=fold_seed(config.seed, fold.index),
+        recipe=recipe,
+        on_epoch=on_epoch,
+        init=None if warm_start is None else warm_start.init_fn(store.class_names),
     )
     return FoldResult.from_run(fold, probs, store.labels[fold.test], record, start)
 
 
 def _train_fold_in_worker(
-    store_path: Path, config: ExperimentConfig, fold: Fold, device: torch.device | str | None
+    store_path: Path,
+    config: ExperimentConfig,
+    fold: Fold,
+    device: torch.device | str | None,
+    warm_start: StartingWeights | None,
 ) -> FoldResult:
     # the pool's initializer has set this process's threads; the recipe leaves them as they are
-    return train_fold(ClipStore.open(store_path), config, fold, choose_recipe(config, device))
+    def send(epoch: int, epochs: int, loss: float, seconds: float) -> None:
+        report_progress((fold.index, epoch, epochs, loss, seconds))  # to the parent's FoldProgress
+
+    return train_fold(
+        ClipStore.open(store_path), config, fold, choose_recipe(config, device), warm_start, on_epoch=send
+    )
 
 
 def _train_in_workers(
@@ -280,12 +346,16 @@ def _train_in_workers(
     workers: int,
     save: Callable[[FoldResult, Fold], None],
     record: Callable[[FoldResult], None],
+    warm_start: StartingWeights | None = None,
+    fold_progress: FoldProgress | None = None,
 ) -> None:
     """Train ``pending`` folds in worker processes; every fold that finishes is saved, even when
     ``record`` (``on_fold``) raises or the run is interrupted while others are still training."""
-    with worker_pool(min(workers, len(pending))) as pool:
+    on_progress = fold_progress.from_worker if fold_progress is not None else None
+    with worker_pool(min(workers, len(pending)), on_progress=on_progress) as pool:
         futures = {
-            pool.submit(_train_fold_in_worker, store.path, config, fold, device): fold for fold in pending
+            pool.submit(_train_fold_in_worker, store.path, config, fold, device, warm_start): fold
+            for fold in pending
         }
         try:
             for future in as_completed(futures):

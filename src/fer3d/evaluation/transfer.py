@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,13 +38,18 @@ from fer3d.evaluation.crossval import (
     fold_seed,
     run_header,
     save_result,
+    train_and_predict,
 )
+from fer3d.evaluation.head_transfer import head_layer, transfer_weights
 from fer3d.evaluation.labelmap import LabelMap
 from fer3d.evaluation.splits import Fold, subject_kfold
 from fer3d.models import build_model
-from fer3d.training import fit, predict_proba
+from fer3d.training import fit
 from fer3d.training.inputs import load_clips
+from fer3d.training.members import InitFn, StartingWeights
 from fer3d.training.recipe import Recipe, choose_recipe
+
+__all__ = ["ARMS", "TransferResult", "head_layer", "transfer", "transfer_weights"]
 
 ARMS = ("scratch", "finetuned")
 ARM_TITLES = {"scratch": "trained from scratch on B", "finetuned": "pre-trained on all of A, fine-tuned on B"}
@@ -80,36 +84,6 @@ class TransferResult:
         return rows
 
 
-def head_layer(model: nn.Module) -> str:
-    """Name of the last ``nn.Linear`` (the classifier head) in ``model``."""
-    names = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
-    if not names:
-        raise ValueError("model has no linear classifier head")
-    return names[-1]
-
-
-def transfer_weights(pretrained: dict[str, torch.Tensor], model: nn.Module, label_map: LabelMap) -> None:
-    """Load every pre-trained weight into ``model``; head rows are copied per mapped class, others keep
-    their fresh initialisation."""
-    head = head_layer(model)
-    own = model.state_dict()
-    for key, value in pretrained.items():
-        if key.startswith(head + "."):
-            continue
-        if key not in own or own[key].shape != value.shape:
-            raise ValueError(
-                f"pre-trained weight {key} {tuple(value.shape)} does not fit the target model "
-                f"{tuple(own[key].shape) if key in own else '(missing)'}: source and target caches need the "
-                "same colour mode, and the config the same input size and frames"
-            )
-        own[key] = value
-    for t, s in enumerate(label_map.target_to_source):
-        if s >= 0:
-            own[f"{head}.weight"][t] = pretrained[f"{head}.weight"][s]
-            own[f"{head}.bias"][t] = pretrained[f"{head}.bias"][s]
-    model.load_state_dict(own)
-
-
 def pretrain(
     source: ClipStore,
     config: ExperimentConfig,
@@ -117,9 +91,13 @@ def pretrain(
     out_dir: Path | None,
     *,
     progress: bool = True,
+    warm_start: StartingWeights | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Train on every clip of ``source``; kept in ``out_dir/pretrained.pt`` for the same config and cache."""
+    """Train on every clip of ``source`` (from ``warm_start``'s weights when given); kept in
+    ``out_dir/pretrained.pt`` for the same config, cache and warm start."""
     key = {"source_cache_fingerprint": source.fingerprint, "config_fingerprint": config.fingerprint()}
+    if warm_start is not None:
+        key["init"] = warm_start.describe()
     if (
         out_dir is not None
         and (out_dir / "pretrained.pt").exists()
@@ -129,6 +107,8 @@ def pretrain(
     clips = load_clips(source, config.input)
     torch.manual_seed(config.seed)
     model = build_model(config, source.num_classes, source.channels)
+    if warm_start is not None:
+        warm_start.init_fn(source.class_names)(model, 0)
     fit(
         model,
         clips,
@@ -157,9 +137,14 @@ def transfer_folds(target: ClipStore, keep: np.ndarray, k: int, split_seed: int)
 
 
 def _arm_header(
-    target: ClipStore, config: ExperimentConfig, folds: list[Fold], arm: str, source: ClipStore
+    target: ClipStore,
+    config: ExperimentConfig,
+    folds: list[Fold],
+    arm: str,
+    source: ClipStore,
+    warm_start: StartingWeights | None = None,
 ) -> dict:
-    header = run_header(target, config, "kfold", folds)
+    header = run_header(target, config, "kfold", folds, warm_start)
     header.update(
         {"arm": arm, "source_cache": str(source.path), "source_cache_fingerprint": source.fingerprint}
     )
@@ -170,8 +155,9 @@ def _check_header(out: Path, header: dict[str, Any]) -> None:
     path = out / "run.json"
     if path.exists():
         old = json.loads(path.read_text())
-        for key in ("config_fingerprint", "cache_fingerprint", "source_cache_fingerprint", "folds", "arm"):
-            if old.get(key) != header[key]:
+        keys = ("config_fingerprint", "cache_fingerprint", "source_cache_fingerprint", "folds", "arm", "init")
+        for key in keys:
+            if old.get(key) != header.get(key):
                 raise RunMismatchError(
                     f"{out} holds a different transfer run ({key} differs); use another -o folder"
                 )
@@ -186,12 +172,11 @@ def _run_arm(
     folds: list[Fold],
     allowed: np.ndarray,
     recipe: Recipe,
-    init: Callable[[nn.Module], None],
+    init: InitFn | None,
     out: Path | None,
     desc: str,
     progress: bool,
 ) -> CVResult:
-    clips = load_clips(target, config.input)
     finished: list[FoldResult] = []
     for fold in tqdm(folds, desc=desc, unit="fold", disable=not progress):
         saved = out / "folds" / f"{fold.name}.json" if out is not None else None
@@ -199,20 +184,15 @@ def _run_arm(
             finished.append(FoldResult(**json.loads(saved.read_text())))
             continue
         start = time.perf_counter()
-        seed = fold_seed(config.seed, fold.index)
-        torch.manual_seed(seed)
-        model = build_model(config, target.num_classes, target.channels)
-        init(model)
-        record = fit(
-            model,
-            clips[fold.train],
-            target.labels[fold.train],
+        probs, record = train_and_predict(
+            target,
             config,
-            recipe,
-            num_classes=target.num_classes,
-            seed=seed,
+            fold.train,
+            fold.test,
+            seed=fold_seed(config.seed, fold.index),
+            recipe=recipe,
+            init=init,
         )
-        probs = predict_proba(model, clips[fold.test], config, recipe)
         probs[:, ~allowed] = 0.0  # a dropped class can never be predicted
         probs /= probs.sum(axis=1, keepdims=True)
         result = FoldResult.from_run(fold, probs, target.labels[fold.test], record, start)
@@ -240,8 +220,14 @@ def transfer(
     extra_map: dict[str, str] | None = None,
     arms: tuple[str, ...] = ARMS,
     progress: bool = True,
+    warm_start: StartingWeights | None = None,
 ) -> TransferResult:
-    """Evaluate ``config`` on ``target`` from scratch and fine-tuned from ``source``; resumable per fold."""
+    """Evaluate ``config`` on ``target`` from scratch and fine-tuned from ``source``; resumable per fold.
+
+    With ``warm_start`` (``--init``), the "scratch" arm's folds and the pre-training on ``source`` start
+    from that model folder's weights instead of a fresh initialisation."""
+    if warm_start is not None:
+        warm_start.check_fits(config, target.channels)
     if source.channels != target.channels:
         raise ValueError(
             f"source cache {source.path} has {source.channels} channel(s) but target {target.path} has "
@@ -263,12 +249,15 @@ def transfer(
     for arm in arms:
         arm_out = out / arm if out is not None else None
         if arm_out is not None:
-            _check_header(arm_out, _arm_header(target, config, folds, arm, source))
+            _check_header(arm_out, _arm_header(target, config, folds, arm, source, warm_start))
         if arm == "scratch":
-            init: Callable[[nn.Module], None] = lambda model: None  # noqa: E731
+            init = None if warm_start is None else warm_start.init_fn(target.class_names)
         else:
-            state = pretrain(source, config, recipe, out, progress=progress)
-            init = lambda model, state=state: transfer_weights(state, model, label_map)  # noqa: E731
+            state = pretrain(source, config, recipe, out, progress=progress, warm_start=warm_start)
+
+            def init(model: nn.Module, member: int, state=state) -> None:
+                transfer_weights(state, model, label_map)
+
         results[arm] = _run_arm(
             target, config, folds, allowed, recipe, init, arm_out, f"{arm} folds", progress
         )

@@ -73,18 +73,27 @@ def model_input(crops: np.ndarray, info: ModelInfo) -> np.ndarray:
     return clip_input([frame_input(c, info) for c in crops])
 
 
+def probability_head(path: str | Path):  # -> tuple[ProbabilityHead, ModelInfo], torch imported lazily
+    """The folder's model(s) wrapped as prediction runs them: every ensemble member, and the mirror
+    test-time augmentation when its config has ``test.mirror``."""
+    from fer3d.inference.head import ProbabilityHead
+    from fer3d.inference.model_dir import load_members
+
+    models, info = load_members(path)
+    head = ProbabilityHead(models, info.config.input.normalize, mirror=info.config.test.mirror)
+    return head.eval(), info
+
+
 class TorchClassifier:
-    """The model folder's weights run by PyTorch (CPU unless ``device`` says otherwise)."""
+    """The model folder's weights run by PyTorch (CPU unless ``device`` says otherwise); an ensemble's
+    members are averaged and the mirror test-time augmentation applied as the config says."""
 
     def __init__(self, path: str | Path, *, device: str | None = None) -> None:
         import torch
 
-        from fer3d.inference.head import ProbabilityHead
-        from fer3d.inference.model_dir import load_model
-
-        model, self.info = load_model(path)
+        head, self.info = probability_head(path)
         self.device = torch.device(device or "cpu")
-        self.module = ProbabilityHead(model, self.info.config.input.normalize).to(self.device).eval()
+        self.module = head.to(self.device).eval()
 
     def predict(self, clips: np.ndarray) -> np.ndarray:
         import torch

@@ -9,8 +9,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer3d.inference.classifier import INPUT_NAME, OUTPUT_NAME, OnnxClassifier, TorchClassifier
-from fer3d.inference.model_dir import ONNX, load_model
+from fer3d.inference.classifier import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    OnnxClassifier,
+    TorchClassifier,
+    probability_head,
+)
+from fer3d.inference.model_dir import ONNX
 
 PARITY_TOLERANCE = 1e-4
 OPSET = 17
@@ -19,13 +25,12 @@ OPSET = 17
 def export_onnx(model_dir: str | Path, *, check_clips: int = 4, seed: int = 0) -> tuple[Path, float]:
     """Write ``MODEL_DIR/model.onnx``: float ``[B, C, T, S, S]`` clips in [0, 1] -> probabilities ``[B, K]``.
 
-    The export is kept only if onnxruntime's probabilities match PyTorch's within ``PARITY_TOLERANCE``
-    on ``check_clips`` random clips; returns the path and the largest absolute difference seen.
+    The graph does what :class:`TorchClassifier` does: every member of an ensemble and, with
+    ``test.mirror``, each clip and its mirror, their probabilities averaged inside the graph. The export
+    is kept only if onnxruntime's probabilities match PyTorch's within ``PARITY_TOLERANCE`` on
+    ``check_clips`` random clips; returns the path and the largest absolute difference seen.
     """
-    from fer3d.inference.head import ProbabilityHead
-
-    model, info = load_model(model_dir)
-    head = ProbabilityHead(model, info.config.input.normalize).eval()
+    head, info = probability_head(model_dir)
     size, frames = info.config.input.size, info.config.input.frames
     example = torch.rand(2, info.in_channels, frames, size, size)
     target = info.onnx_path
