@@ -48,14 +48,19 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     # as the CLI sets up a process; the plain baseline keeps glibc's allocator defaults
     configure_process(threads=spec["threads"], tune_memory=spec["recipe"] != "plain")
     overrides = {"input.size": spec["size"], "model.width": spec["width"], "train.batch_size": spec["batch"]}
-    overrides |= {"train.epochs": spec["epochs"], "train.augment.ramp_epochs": 0}
+    # every clip once an epoch (no class oversampling), so an epoch is whole batches
+    overrides |= {
+        "train.epochs": spec["epochs"],
+        "train.augment.ramp_epochs": 0,
+        "train.augment.balance": False,
+    }
     overrides |= {"train.precision": spec["precision"], "train.compile": spec["compile"]}
     config = get_config("ckplus-paper", "cpu", overrides)
     device = default_device()
     if spec["recipe"] == "plain":
         recipe = plain_recipe(device)
     else:
-        recipe = choose_recipe(config, device, threads=spec["threads"])
+        recipe = choose_recipe(config, device)
         if recipe.compile_from_steps is not None:  # compiled as a training of hundreds of steps would be
             recipe = dataclasses.replace(recipe, compile_from_steps=0)
     generator = torch.Generator().manual_seed(0)
