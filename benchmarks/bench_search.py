@@ -1,14 +1,15 @@
 """Search speed: trials per hour of ``fer3d search`` with one two-thread worker and two one-thread workers.
 
-A tiny synthetic set (6 subjects, LOSO), the ``tiny`` profile, random sampling and no pruning, so both
-settings train the same kind of trials; wall time of the whole command, start-up included. TPE against
-random search (accuracy) is an experiment: ``python -m experiments.search_samplers``.
+A tiny synthetic set (6 subjects, LOSO), the ``tiny`` profile, random sampling, no warm start and no
+pruning, so both settings train the same kind of trials; wall time of the whole command, start-up
+included. TPE against random search (accuracy) is an experiment: ``python -m experiments.search_samplers``.
 
     python -m benchmarks.bench_search [--quick]    # --quick: two workers only, fewer trials
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -38,32 +39,19 @@ def _cache(root: Path) -> Path:
 
 def _search(cache: Path, out: Path, jobs: int, threads: int, trials: int, epochs: int) -> float:
     """Seconds ``fer3d search`` takes for ``trials`` trials with ``jobs`` workers of ``threads`` threads."""
-    cmd = [
-        sys.executable,
-        "-c",
-        "from fer3d.cli import main; main()",
-        "search",
-        str(cache),
-        "--study",
-        "bench",
-        "--n-trials",
-        str(trials),
-        "--pruner",
-        "none",
-        "--sampler",
-        "random",
-        "--profile",
-        "tiny",
-        "--set",
-        f"train.epochs={epochs}",
-        "--protocol",
-        "loso",
-        "-o",
-        str(out),
-        "--jobs",
-        str(jobs),
-        "--no-progress",
-    ]
+    options = {
+        "--study": "bench",
+        "--n-trials": str(trials),
+        "--sampler": "random",
+        "--pruner": "none",
+        "--profile": "tiny",
+        "--set": f"train.epochs={epochs}",
+        "--protocol": "loso",
+        "--jobs": str(jobs),
+        "-o": str(out),
+    }
+    cmd = [sys.executable, "-c", "from fer3d.cli import main; main()", "search", str(cache)]
+    cmd += [*itertools.chain.from_iterable(options.items()), "--no-progress", "--no-warm-start"]
     cmd += ["--threads", str(threads)] if jobs == 1 else []
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONWARNINGS": "ignore"})

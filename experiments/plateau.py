@@ -68,7 +68,7 @@ def _train(store_path: Path, overrides: dict[str, Any], fold, out: Path) -> dict
     configure_process(threads=1)  # as a fold worker sets itself up
     store = ClipStore.open(store_path)
     config = get_config("ckplus-paper", profile="cpu", overrides=overrides)
-    result = train_fold(store, config, fold, choose_recipe(config, "cpu", threads=1))
+    result = train_fold(store, config, fold, choose_recipe(config, "cpu"))
     record = {
         "fold": fold.index,
         "accuracy": result.accuracy,

@@ -107,6 +107,7 @@ def main() -> None:
             seed=seed,
             pruner="none",
             startup_trials=args.startup_trials,
+            warm_start=False,  # both samplers start from the same random points, not the paper's presets
             protocol=args.protocol,
             k=args.k,
         )
