@@ -66,3 +66,98 @@ def test_wrong_format_for_the_tree(ckplus):
         read_dataset("oulu", ckplus)
     with pytest.raises(BadInputError, match=f"{ckplus / 'Emotion'}: not a CK\\+ dataset"):
         read_dataset("ckplus", ckplus / "Emotion")
+
+
+def test_labelled_sequence_without_image_folder_is_an_error_or_a_reported_skip(ckplus):
+    import shutil
+
+    seq_dir = ckplus / "cohn-kanade-images" / "S002" / "001"
+    shutil.rmtree(seq_dir)
+    emotion = next((ckplus / "Emotion" / "S002" / "001").glob("*_emotion.txt"))
+    with pytest.raises(BadInputError, match=f"{emotion}: labelled sequence has no image folder") as err:
+        read_dataset("ckplus", ckplus)
+    assert str(seq_dir) in str(err.value) and "--skip-bad" in err.value.fix
+    dataset = read_dataset("ckplus", ckplus, skip_bad=True)
+    assert len(dataset.records) == 1
+    assert [s.path for s in dataset.skip_log.skipped] == [str(emotion)]
+    assert "--skip-bad" not in dataset.skip_log.skipped[0].reason  # it was skipped: no advice to skip
+
+
+def test_sequence_with_zero_frames_says_how_to_fix(ckplus):
+    seq_dir = ckplus / "cohn-kanade-images" / "S001" / "001"
+    for frame in seq_dir.iterdir():
+        frame.unlink()
+    with pytest.raises(BadInputError, match=r"no frame images .*\(restore its frames, or use --skip-bad\)"):
+        read_dataset("ckplus", ckplus)
+
+
+def test_non_numeric_emotion_code_says_how_to_fix(ckplus):
+    _emotion_file(ckplus).write_text("happy\n")
+    with pytest.raises(BadInputError, match=r"does not hold a number: 'happy' \(it must hold one code"):
+        read_dataset("ckplus", ckplus)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options"), [("ckplus", {}), ("oulu", {}), ("folder", {"subject_regex": "S"})]
+)
+def test_missing_root_says_the_root_does_not_exist(tmp_path, fmt, options):
+    root = tmp_path / "no-such-dataset"
+    with pytest.raises(BadInputError, match=f"^{root}: dataset root does not exist \\(check the path\\)$"):
+        read_dataset(fmt, root, **options)
+
+
+def test_the_skip_hint_is_dropped_where_a_command_has_no_skip_bad():
+    from fer3d.data.errors import without_skip_hint
+
+    err = BadInputError("v.mp4", "video cannot be opened", "re-encode it or use --skip-bad")
+    assert str(err) == "v.mp4: video cannot be opened (re-encode it or use --skip-bad)"
+    assert err.message(skip_hint=False) == "v.mp4: video cannot be opened (re-encode it)"
+    assert (
+        without_skip_hint("try --upsample 2, --faces none, or --skip-bad") == "try --upsample 2, --faces none"
+    )
+    assert without_skip_hint("use --skip-bad") == ""
+    assert without_skip_hint("check the path") == "check the path"
+
+
+def test_16_bit_frames_keep_their_brightness_across_a_sequence(tmp_path):
+    import cv2
+    import numpy as np
+
+    from fer3d.data.frames import load_frame
+
+    # two frames of one sequence: the second is darker; scaling by each frame's own maximum would make
+    # both peak at 255
+    bright = np.full((8, 8), 40000, np.uint16)
+    bright[0, 0] = 65535
+    dark = np.full((8, 8), 20000, np.uint16)
+    paths = [tmp_path / "a.png", tmp_path / "b.png"]
+    for path, image in zip(paths, (bright, dark), strict=True):
+        assert cv2.imwrite(str(path), image)
+    a, b = (load_frame(p, "gray") for p in paths)
+    assert a.dtype == np.uint8 and a[0, 0] == 255 and a[1, 1] == round(40000 * 255 / 65535)
+    assert b[0, 0] == round(20000 * 255 / 65535)  # 78, not 255
+
+
+def _truncated_avi(path, frames=72):
+    import cv2
+    import numpy as np
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (64, 48))
+    for t in range(frames):
+        writer.write(np.full((48, 64, 3), 3 * t, np.uint8))
+    writer.release()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])  # the header (with its frame count) is at the start
+    return path
+
+
+def test_truncated_video_reports_decoded_against_declared_frames(tmp_path):
+    from fer3d.data.errors import InputWarning
+    from fer3d.data.video import iter_frames, read_last_frames
+
+    path = _truncated_avi(tmp_path / "cut.avi")
+    with pytest.raises(BadInputError, match=r"video is truncated: \d+ of the 72 frames its container"):
+        read_last_frames(path, 10, "gray")
+    with pytest.warns(InputWarning, match=r"cut.avi: video is truncated: \d+ of the 72 frames"):
+        frames = list(iter_frames(path, "gray"))
+    assert 0 < len(frames) < 72

@@ -153,7 +153,6 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-
 def last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
@@ -168,3 +167,60 @@ def assert_clear_error(code: int, err: str, path_part: str | None = None) -> str
     if path_part is not None:
         assert path_part in line, line
     return line
+
+
+def descendants(pid: int) -> set[int]:
+    """Process ids of every live descendant of ``pid`` (from /proc; zombies left out)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    live = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            live.add(pid)
+    return live
+
+
+def kill_after(args: list, delay: float, log: Path, env: dict | None = None, wait: float = 20.0):
+    """Start ``fer3d ARGS``, SIGKILL its main process after ``delay`` s (if still running), then give its
+    workers ``wait`` s to exit with it. Returns (killed, workers still alive then); those are killed."""
+    import os
+    import signal
+    import time
+
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [*FER3D, *map(str, args)], stdout=out, stderr=out, env=env, start_new_session=True
+        )
+        try:
+            proc.wait(timeout=delay)
+            return False, set()
+        except subprocess.TimeoutExpired:
+            pass
+        workers = descendants(proc.pid)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + wait
+        while alive(workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = alive(workers)
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        return True, left

@@ -8,6 +8,7 @@ Only sequences with an emotion file are labelled; the others are counted in the 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from fer3d.data.errors import BadInputError, DatasetLayoutError, SkipLog
@@ -25,8 +26,12 @@ def parse_emotion_file(path: Path) -> int:
     try:
         value = float(text.split()[0])
     except ValueError:
-        raise BadInputError(path, f"emotion file does not hold a number: {text[:40]!r}") from None
-    code = int(round(value))
+        raise BadInputError(
+            path,
+            f"emotion file does not hold a number: {text[:40]!r}",
+            "it must hold one code from 1 to 7, or use --skip-bad",
+        ) from None
+    code = int(round(value)) if math.isfinite(value) else 0  # "nan" and "1e999" parse as floats
     if abs(value - code) > 1e-6 or not 1 <= code <= len(CKPLUS_CLASSES):
         raise BadInputError(
             path, f"invalid emotion code {text[:20]!r}", "CK+ codes are 1..7 (0 neutral is not a label)"
@@ -50,6 +55,8 @@ class CKPlusReader:
                 )
         records: list[SequenceRecord] = []
         unlabelled = 0
+        for err in _labels_without_images(images, emotions):
+            skip_log.handle(err)
         for subject_dir in sorted(p for p in images.iterdir() if p.is_dir()):
             for seq_dir in sorted(p for p in subject_dir.iterdir() if p.is_dir()):
                 emotion_files = sorted((emotions / subject_dir.name / seq_dir.name).glob("*_emotion.txt"))
@@ -79,7 +86,27 @@ class CKPlusReader:
         label = parse_emotion_file(emotion_files[0])
         frames = tuple(sorted(p for p in seq_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
         if not frames:
-            raise BadInputError(seq_dir, "sequence has an emotion file but no frame images")
+            raise BadInputError(
+                seq_dir,
+                f"sequence has an emotion file but no frame images ({', '.join(IMAGE_SUFFIXES)})",
+                "restore its frames, or use --skip-bad",
+            )
         return SequenceRecord(
             subject=subject, sequence_id=f"{subject}/{seq_dir.name}", label=label, frames=frames
         )
+
+
+def _labels_without_images(images: Path, emotions: Path) -> list[BadInputError]:
+    """An emotion file whose sequence has no image folder: an error, never a silent drop."""
+    errors = []
+    for emotion_file in sorted(emotions.glob("*/*/*_emotion.txt")):
+        seq_dir = images / emotion_file.parent.parent.name / emotion_file.parent.name
+        if not seq_dir.is_dir():
+            errors.append(
+                BadInputError(
+                    emotion_file,
+                    f"labelled sequence has no image folder ({seq_dir} does not exist)",
+                    "restore the sequence's frames, remove the emotion file, or use --skip-bad",
+                )
+            )
+    return errors

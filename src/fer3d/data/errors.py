@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# ", or use --skip-bad" and the like at the end of a fix: offered only where the command has the option
+_SKIP_HINT = re.compile(r"(?:,|;)?\s*(?:\bor\s+)?(?:\buse\s+)?--skip-bad\b(?:\s+to\s+[^,;]*)?\s*$")
+
+
+def without_skip_hint(fix: str) -> str:
+    """``fix`` without its closing suggestion of ``--skip-bad``."""
+    return _SKIP_HINT.sub("", fix).strip(" ,;")
 
 
 class BadInputError(Exception):
@@ -13,14 +22,23 @@ class BadInputError(Exception):
         self.path = str(path)
         self.problem = problem
         self.fix = fix
-        message = f"{self.path}: {problem}"
+        super().__init__(self.message())
+
+    def message(self, *, skip_hint: bool = True) -> str:
+        """``<path>: <problem> (<fix>)``; ``skip_hint=False`` for a command that has no ``--skip-bad``."""
+        fix = self.fix if skip_hint else without_skip_hint(self.fix)
+        message = f"{self.path}: {self.problem}"
         if fix:
             message += f" ({fix})"
-        super().__init__(message)
+        return message
 
 
 class DatasetLayoutError(BadInputError):
     """The root folder is not a dataset of the requested format."""
+
+
+class InputWarning(UserWarning):
+    """An input that was used but is not whole (e.g. a truncated video); the text names the file."""
 
 
 @dataclass
@@ -39,7 +57,8 @@ class SkipLog:
     def handle(self, err: BadInputError) -> None:
         if not self.skip_bad:
             raise err
-        self.skipped.append(Skip(err.path, f"{err.problem}" + (f" ({err.fix})" if err.fix else "")))
+        fix = without_skip_hint(err.fix)  # it was skipped: "or use --skip-bad" says nothing here
+        self.skipped.append(Skip(err.path, err.problem + (f" ({fix})" if fix else "")))
 
     def to_list(self) -> list[dict[str, str]]:
         return [{"path": s.path, "reason": s.reason} for s in self.skipped]

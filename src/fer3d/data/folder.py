@@ -43,7 +43,11 @@ class FolderReader:
             try:
                 self.subject_regex = re.compile(subject_regex)
             except re.error as err:
-                raise BadInputError(subject_regex, f"invalid --subject-regex: {err}") from None
+                raise BadInputError(
+                    subject_regex,
+                    f"invalid --subject-regex: {err}",
+                    r"give a Python regex, e.g. '^(?P<subject>S\d+)_'",
+                ) from None
 
     def read(self, root: Path, skip_log: SkipLog) -> Dataset:
         root = Path(root)
@@ -111,9 +115,20 @@ class FolderReader:
         )
         assert manifest is not None
         if not manifest.is_file():
-            raise BadInputError(manifest, "manifest file does not exist")
-        with manifest.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+            raise BadInputError(
+                manifest,
+                "manifest file does not exist",
+                "give --manifest a CSV of path,label,subject, absolute or relative to ROOT",
+            )
+        try:
+            with manifest.open(newline="", encoding="utf-8-sig") as handle:
+                rows = list(csv.reader(handle))
+        except UnicodeDecodeError as err:
+            raise BadInputError(
+                manifest, f"manifest is not UTF-8 text (byte {err.start})", "save it as a UTF-8 CSV file"
+            ) from None
+        except csv.Error as err:
+            raise BadInputError(manifest, f"manifest is not valid CSV: {err}", "fix the file") from None
         header = [h.strip().lower() for h in rows[0]] if rows else []
         if header[:3] != ["path", "label", "subject"]:
             raise BadInputError(
@@ -134,7 +149,7 @@ class FolderReader:
                 continue
             entries.append((root / row[0].strip(), row[1].strip(), row[2].strip()))
         if not entries:
-            raise BadInputError(manifest, "manifest lists no sequence")
+            raise BadInputError(manifest, "manifest lists no sequence", "add rows path,label,subject")
         return entries
 
 
@@ -147,7 +162,9 @@ def _record(root: Path, path: Path, label: int, subject: str) -> SequenceRecord:
             raise BadInputError(path, "video file is empty (0 bytes)", "re-copy the file or use --skip-bad")
         return SequenceRecord(subject=subject, sequence_id=sequence_id, label=label, video=path)
     if not path.exists():
-        raise BadInputError(path, "listed sequence does not exist")
+        raise BadInputError(
+            path, "listed sequence does not exist", "fix its path in the manifest (relative to ROOT)"
+        )
     raise BadInputError(
         path,
         "unexpected file: neither a folder of frames nor a video",

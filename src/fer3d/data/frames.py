@@ -37,7 +37,7 @@ def read_image(path: Path) -> np.ndarray:
 def to_color(image: np.ndarray, color: Color) -> np.ndarray:
     """Convert a decoded OpenCV image (gray, BGR or BGRA, 8 or 16 bit) to uint8 gray or RGB."""
     if image.dtype != np.uint8:
-        image = cv2.convertScaleAbs(image, alpha=255.0 / max(1, int(image.max())))
+        image = to_uint8(image)
     if image.ndim == 3 and image.shape[2] == 4:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     if image.ndim == 3 and image.shape[2] == 1:
@@ -47,6 +47,16 @@ def to_color(image: np.ndarray, color: Color) -> np.ndarray:
     return (
         cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     )
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Scale by the dtype's range (65535 for 16 bit), as OpenCV and scikit-image do, never by the
+    image's own maximum: the frames of a sequence keep their relative brightness. Floats are 0..1."""
+    if np.issubdtype(image.dtype, np.integer):
+        scaled = image.astype(np.float32) * (255.0 / np.iinfo(image.dtype).max)
+    else:
+        scaled = np.nan_to_num(image.astype(np.float32)) * 255.0
+    return np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
 
 
 def is_color_image(image: np.ndarray) -> bool:

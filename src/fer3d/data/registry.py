@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from fer3d.data.ckplus import CKPlusReader
-from fer3d.data.errors import BadInputError, SkipLog
+from fer3d.data.errors import BadInputError, DatasetLayoutError, SkipLog
 from fer3d.data.records import Dataset, DatasetReader
 
 READERS: dict[str, type] = {"ckplus": CKPlusReader}
@@ -24,7 +24,10 @@ def make_reader(fmt: str, **options: Any) -> DatasetReader:
 
 
 def read_dataset(fmt: str, root: str | Path, *, skip_bad: bool = False, **options: Any) -> Dataset:
-    return make_reader(fmt, **options).read(Path(root), SkipLog(skip_bad=skip_bad))
+    reader = make_reader(fmt, **options)
+    if not Path(root).exists():
+        raise DatasetLayoutError(root, "dataset root does not exist", "check the path")
+    return reader.read(Path(root), SkipLog(skip_bad=skip_bad))
 
 
 def _import_optional_readers() -> None:

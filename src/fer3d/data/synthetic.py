@@ -33,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer3d.atomic import claim_output_folder
+from fer3d.atomic import atomic_folder, check_output_folder
 from fer3d.config import ConfigError
 from fer3d.data.ckplus import CKPLUS_CLASSES
 
@@ -539,7 +539,7 @@ def _write(out: Path, subject: str, number: int, seq: _Sequence) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for i, frame in enumerate(seq.frames, start=1):
         if not cv2.imwrite(str(folder / f"{subject}_{name}_{i:08d}.png"), frame):
-            raise OSError(f"could not write {folder}")
+            raise OSError(f"{folder}: could not write a frame image")
     if seq.code is not None:
         emotion_dir = out / "Emotion" / subject / name
         emotion_dir.mkdir(parents=True, exist_ok=True)
@@ -569,20 +569,21 @@ def generate(out: Path, config: SynthConfig, *, workers: int | None = None) -> s
     machine's cores up to 8, and no pool for small datasets). ``out`` must not already hold a dataset.
     """
     out = Path(out)
-    claim_output_folder(out, lambda folder: False, "synthetic dataset", fix="give a new or empty folder")
+    check_output_folder(out, lambda folder: False, "synthetic dataset", fix="give a new or empty folder")
     root = np.random.SeedSequence(config.seed)
     children = root.spawn(config.subjects)
     # A few unlabelled sequences (about one subject in eight, at least one), as in CK+.
     n_unlabelled = max(1, round(config.subjects / 8))
     chosen = np.random.default_rng(root.spawn(1)[0]).choice(config.subjects, n_unlabelled, replace=False)
-    jobs = [(out, k, child, config, int(k in chosen)) for k, child in enumerate(children)]
-
     workers = min(8, os.cpu_count() or 1) if workers is None else workers
-    if workers > 1 and config.subjects >= 8:
-        with ProcessPoolExecutor(min(workers, config.subjects)) as pool:
-            results = list(pool.map(_write_subject, *zip(*jobs, strict=True)))
-    else:
-        results = [_write_subject(*job) for job in jobs]
+    # written beside ``out`` and renamed into place at the end: a failed run leaves no partial dataset
+    with atomic_folder(out, None, "synthetic dataset") as tmp:
+        jobs = [(tmp, k, child, config, int(k in chosen)) for k, child in enumerate(children)]
+        if workers > 1 and config.subjects >= 8:
+            with ProcessPoolExecutor(min(workers, config.subjects)) as pool:
+                results = list(pool.map(_write_subject, *zip(*jobs, strict=True)))
+        else:
+            results = [_write_subject(*job) for job in jobs]
     frames = sum(n for n, _ in results)
     per_class = Counter(code for _, codes in results for code in codes)
     counts = ", ".join(f"{CKPLUS_CLASSES[c - 1]} {per_class[c]}" for c in _CODES[config.emotions])

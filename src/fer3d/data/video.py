@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer3d.data.errors import BadInputError
+from fer3d.data.errors import BadInputError, InputWarning
 from fer3d.data.frames import Color, to_color
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
@@ -46,11 +47,19 @@ def video_fps(path: str | Path) -> float:
     return fps if 0 < fps < 1000 else 25.0
 
 
-def iter_frames(path: str | Path, color: Color) -> Iterator[tuple[int, float, np.ndarray]]:
+def iter_frames(
+    path: str | Path, color: Color, *, complete: bool = False
+) -> Iterator[tuple[int, float, np.ndarray]]:
     """Yield ``(index, timestamp_s, frame)`` for every decodable frame, ``frame`` uint8 ``[H, W]`` or
-    ``[H, W, 3]`` RGB. Raises :class:`BadInputError` naming the file when no frame can be decoded."""
+    ``[H, W, 3]`` RGB. Raises :class:`BadInputError` naming the file when no frame can be decoded.
+
+    A video that ends before the frame count its container declares (a truncated file) is reported once
+    decoding stops: an :class:`InputWarning` saying how many frames were decoded against how many were
+    declared, or a :class:`BadInputError` when ``complete`` is asked for.
+    """
     fps = video_fps(path)
     capture = _open(path)
+    declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     index = 0
     try:
         while True:
@@ -67,6 +76,16 @@ def iter_frames(path: str | Path, color: Color) -> Iterator[tuple[int, float, np
         raise BadInputError(
             path, "video has no decodable frame (corrupt or empty)", "re-encode it or use --skip-bad"
         )
+    if is_truncated(index, declared):
+        problem = f"video is truncated: {index} of the {declared} frames its container declares were decoded"
+        if complete:
+            raise BadInputError(path, problem, "re-copy or re-encode the file, or use --skip-bad")
+        warnings.warn(InputWarning(f"{path}: {problem} (re-copy or re-encode the file)"), stacklevel=2)
+
+
+def is_truncated(decoded: int, declared: int) -> bool:
+    """Fewer frames decoded than declared, beyond the slack of containers whose count is an estimate."""
+    return declared > 0 and decoded < declared - max(2, declared // 50)
 
 
 def read_last_frames(path: str | Path, n: int, color: Color) -> list[np.ndarray]:
@@ -76,6 +95,6 @@ def read_last_frames(path: str | Path, n: int, color: Color) -> list[np.ndarray]
     are short, so this costs little.
     """
     tail: deque[np.ndarray] = deque(maxlen=max(1, n))
-    for _, _, frame in iter_frames(path, color):
+    for _, _, frame in iter_frames(path, color, complete=True):  # a cut file's last frames are not its end
         tail.append(frame)
     return list(tail)

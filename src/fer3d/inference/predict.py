@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from fer3d.atomic import claim_output_folder, has_entry
+from fer3d.atomic import atomic_folder, claim_output_folder, has_entry
 from fer3d.data.errors import BadInputError
 from fer3d.inference.classifier import ClipClassifier, clip_input, frame_input, load_classifier
 from fer3d.inference.outputs import (
@@ -245,7 +247,8 @@ def predict_video(
     *,
     onnx: bool = False,
 ) -> PredictionResult:
-    return predict_source(video_source(video), model_dir, out_dir, options, onnx=onnx)
+    with _output_folder(out_dir) as work:
+        return predict_source(video_source(video), model_dir, work, options, onnx=onnx)
 
 
 def predict_camera(
@@ -258,4 +261,16 @@ def predict_camera(
     max_frames: int | None = None,
 ) -> PredictionResult:
     live = dataclasses.replace(options, batch_size=1)  # live: classify each window as soon as it ends
-    return predict_source(camera_source(index, max_frames=max_frames), model_dir, out_dir, live, onnx=onnx)
+    with _output_folder(out_dir) as work:
+        return predict_source(camera_source(index, max_frames=max_frames), model_dir, work, live, onnx=onnx)
+
+
+@contextmanager
+def _output_folder(out_dir: str | Path | None) -> Iterator[Path | None]:
+    """Outputs are written beside ``out_dir`` and moved into place at the end: a failed run (a full disk,
+    a bad video) leaves no folder that looks complete, and a previous prediction stays as it was."""
+    if out_dir is None:
+        yield None
+        return
+    with atomic_folder(out_dir, has_entry(WINDOWS_JSON, ANNOTATED_MP4), "prediction folder") as work:
+        yield work
