@@ -90,6 +90,7 @@ def test_best_writes_a_config_that_evaluate_accepts(fake_store, tmp_path: Path) 
     run = subprocess.run(_search_args(fake_store, "b", out, 1, 0.0), env=ENV, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "best: trial 0" in run.stdout
+    assert run.stdout.count("study b:") == 1  # the summary, once
     best = subprocess.run(
         [*FER3D, "best", "b", "-o", str(out), "--output", str(tmp_path / "best.json")],
         env=ENV, capture_output=True, text=True,
@@ -116,6 +117,7 @@ def test_jobs_share_one_study(fake_store, tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     trials = _load(f"sqlite:///{(out / 'search.db').resolve()}", "jobs").get_trials()
     assert len([t for t in trials if t.state in FINISHED]) == 4
+    assert run.stdout.count("study jobs:") == 1  # printed by the launcher only, not by each worker
 
 
 @pytest.mark.postgres

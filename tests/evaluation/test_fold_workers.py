@@ -9,6 +9,7 @@ import torch
 from fer3d.cli.common import resolve_workers
 from fer3d.cli.errors import UserError
 from fer3d.evaluation.crossval import cross_validate
+from fer3d.evaluation.fold_progress import FoldProgress
 from fer3d.presets import get_config
 from fer3d.runtime import workers
 from fer3d.training.recipe import GPU_SHARED_WORKERS, auto_workers
@@ -16,17 +17,31 @@ from fer3d.training.recipe import GPU_SHARED_WORKERS, auto_workers
 TINY = get_config("ckplus-paper", "tiny", {"input.size": 24, "train.epochs": 1})
 
 
-def test_workers_give_the_in_process_result(fake_store, tmp_path, monkeypatch):
+def test_workers_give_the_in_process_result_and_report_each_epoch(fake_store, tmp_path, monkeypatch):
+    reports: list[tuple[int, tuple]] = []  # (trainer, (fold, epoch, epochs, loss, seconds))
+    monkeypatch.setattr(
+        FoldProgress, "epoch", lambda self, trainer, message: reports.append((trainer, message))
+    )
+    config = TINY.with_overrides({"train.epochs": 2})
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the workers train with one thread: compare like with like
     try:
-        alone = cross_validate(fake_store, TINY, "kfold", k=3, progress=False)
+        alone = cross_validate(fake_store, config, "kfold", k=3, progress=True)
     finally:
         torch.set_num_threads(threads)
+    in_process, reports[:] = list(reports), []
     monkeypatch.setattr(workers, "available_cores", lambda: 2)
     parallel = cross_validate(
-        fake_store, TINY, "kfold", k=3, out_dir=tmp_path / "run", progress=False, workers=2
+        fake_store, config, "kfold", k=3, out_dir=tmp_path / "run", progress=True, workers=2
     )
+    # every fold's every epoch reached the parent: from this process, then from the two workers
+    for got, trainers in ((in_process, {0}), (reports, None)):
+        assert sorted((m[0], m[1]) for _, m in got) == [(f, e) for f in range(3) for e in range(2)]
+        assert trainers is None or {t for t, _ in got} == trainers
+        for _, (fold, epoch, epochs, loss, seconds) in got:
+            assert epochs == 2 and seconds > 0
+            assert loss == pytest.approx(alone.folds[fold].epoch_losses[epoch], rel=1e-4)
+    assert len({t for t, _ in reports}) == 2 and 0 not in {t for t, _ in reports}  # two worker pids
     assert [f.fold for f in parallel.folds] == [0, 1, 2]
     for a, b in zip(alone.folds, parallel.folds, strict=True):
         assert a.test_indices == b.test_indices

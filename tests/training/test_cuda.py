@@ -37,8 +37,10 @@ def test_the_cuda_recipe_is_bf16_channels_last_fused_and_autotuned() -> None:
     recipe = choose_recipe(CONFIG, "cuda")
     assert recipe.autocast_dtype == (torch.bfloat16 if torch.cuda.is_bf16_supported() else None)
     assert recipe.channels_last and recipe.fused_optimizer
-    recipe.apply()
-    assert torch.backends.cudnn.benchmark
+    before = torch.backends.cudnn.benchmark
+    with recipe.torch_flags():
+        assert torch.backends.cudnn.benchmark
+    assert torch.backends.cudnn.benchmark == before  # restored: the library leaves it as it found it
 
 
 @pytest.mark.parametrize("kt", [1, 3, 5, 7, 9])

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from fer3d.config import ModelConfig
+from fer3d.models.conv import TimePaddedConv3d
 from fer3d.models.pooling import ChannelsLastAvgPool3d
 from fer3d.models.temporal import TEMPORAL_POOLS, StepFeatures
 
@@ -99,7 +100,9 @@ class C3D(nn.Module):
             n = n_convs + (1 if config.extra_block and index == len(stages) - 1 else 0)
             for _ in range(n):
                 layers += [
-                    nn.Conv3d(c_in, c_out, kernel_size=(kt, 3, 3), padding=(kt // 2, 1, 1), bias=False),
+                    TimePaddedConv3d(
+                        c_in, c_out, kernel_size=(kt, 3, 3), padding=(kt // 2, 1, 1), bias=False
+                    ),
                     nn.BatchNorm3d(c_out),
                     act(),
                 ]

@@ -46,7 +46,8 @@ def run_search_workers(
             pending = wait(pending, timeout=POLL_S).not_done
             finished = len(study.get_trials(deepcopy=False, states=FINISHED))
             bar.n = min(settings.n_trials, finished)
-            workers = " | ".join(f"worker {i}: {text}" for i, text in enumerate(on_trial.values()))
+            doing = list(dict(on_trial).values())  # a copy: the listener thread adds to it
+            workers = " | ".join(f"worker {i}: {text}" for i, text in enumerate(doing))
             bar.set_postfix_str(study_summary(study) + (f" | {workers}" if workers else ""), refresh=True)
     for future in futures:
         future.result()  # raises the first worker's error, if any

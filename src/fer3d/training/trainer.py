@@ -10,7 +10,7 @@ step, so on a GPU the host never waits for the device during training.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +35,9 @@ from fer3d.training.inputs import model_input, to_float
 from fer3d.training.mix import mix_batch
 from fer3d.training.optim import make_optimizer, make_scheduler
 from fer3d.training.recipe import Recipe, training_forward
+
+# (epoch index, epochs, the epoch's mean loss, seconds since the training started)
+EpochCallback = Callable[[int, int, float, float], None]
 
 
 @dataclass
@@ -94,16 +97,19 @@ def fit(
     num_classes: int,
     seed: int,
     progress: bool = False,
+    on_epoch: EpochCallback | None = None,
 ) -> FitResult:
     """Train ``model`` on uint8 ``clips [N, C, T, H, W]`` with integer ``labels`` for fixed epochs.
 
+    ``on_epoch(epoch, epochs, loss, seconds)`` is called after each epoch with its mean loss and the
+    seconds since training started (on a GPU it waits for the device to finish the epoch).
+
     ``seed`` drives the epoch order and augmentation; the model's initial weights and dropout follow
     torch's global RNG, which the caller seeds. On CPU the same seed gives the same losses to within
-    1e-4 relative for a fixed thread count (tested; see ``recipe`` for the bf16 layers padded explicitly).
+    1e-4 relative for a fixed thread count (tested; ``models.conv`` pads the bf16 layers explicitly).
     """
     train = config.train
     generator = torch.Generator().manual_seed(seed)
-    recipe.apply()
     model.to(recipe.device)
     if recipe.channels_last:
         model.to(memory_format=torch.channels_last_3d)
@@ -135,7 +141,7 @@ def fit(
     step_losses_per_epoch: list[torch.Tensor | None] = []  # on the device until the training ends
     epoch_bounds: list[list[tuple[int, int]]] = []
     bar = tqdm(total=train.epochs, desc="train", unit="epoch", disable=not progress, leave=False)
-    with recipe.guard(model), bar:
+    with recipe.torch_flags(), bar:
         forward = training_forward(model, recipe, steps=train.epochs * (len(first_order) // train.batch_size))
         for group in epoch_groups(train.epochs, per_plan, train.augment):
             clock.start()  # drawing the orders and augmentation and moving them to the device are data time
@@ -172,6 +178,9 @@ def fit(
                 step_losses_per_epoch.append(torch.stack(step_losses) if step_losses else None)
                 epoch_bounds.append(bounds)
                 scheduler.step()
+                if on_epoch is not None:
+                    loss_now = _epoch_losses(step_losses_per_epoch[-1:], epoch_bounds[-1:])[0]
+                    on_epoch(len(epoch_bounds) - 1, train.epochs, loss_now, time.perf_counter() - start)
                 bar.update()
             del plan, labels_in_order, batches  # before the next plan is drawn
     # read once, after the last step: reading per step or per epoch would make the host wait for the
@@ -230,12 +239,11 @@ def predict_proba(
 ) -> np.ndarray:
     """Class probabilities ``[N, K]`` for uint8 ``clips [N, C, T, H, W]``; with ``config.test.mirror``
     the mean of the softmax of each clip and of its horizontal mirror (test-time augmentation)."""
-    recipe.apply()
     model.to(recipe.device).eval()
     if recipe.channels_last:
         model.to(memory_format=torch.channels_last_3d)
     out = []
-    with recipe.guard(model):
+    with recipe.torch_flags():
         for first in range(0, len(clips), batch_size):
             raw = to_float(clips[first : first + batch_size].to(recipe.device))
             views = [raw, raw.flip(-1)] if config.test.mirror else [raw]
