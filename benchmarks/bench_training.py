@@ -134,13 +134,24 @@ def _kinds(model: str) -> list[tuple[str, str, str]]:
     return [*kinds, ("recipe", "auto", "auto")]
 
 
-def matmul_gflops(dtype_name: str, n: int = 1024, seconds: float = 1.0) -> float:
-    """Achieved GFLOP/s of an n x n matmul in this process: the practical peak a convolution can reach."""
+def matmul_gflops(dtype_name: str, seconds: float = 1.0) -> float:
+    """Achieved GFLOP/s of a square matmul on the default device: the practical peak a convolution can
+    reach (a GPU needs a larger product than a CPU to reach its own)."""
     import torch
 
+    from fer3d.training.recipe import default_device
+
+    device = default_device()
+    n = 8192 if device.type == "cuda" else 1024
     dtype = getattr(torch, dtype_name)
-    a, b = torch.rand(n, n).to(dtype), torch.rand(n, n).to(dtype)
-    return harness.rate(lambda: a @ b, 1, seconds=seconds)["per_s"] * 2 * n**3 / 1e9
+    a, b = (torch.rand(n, n, device=device).to(dtype) for _ in range(2))
+
+    def matmul() -> None:
+        a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    return harness.rate(matmul, 1, seconds=seconds)["per_s"] * 2 * n**3 / 1e9
 
 
 def _workers_comparison(spec: dict[str, Any]) -> dict[str, float]:
