@@ -74,3 +74,11 @@ def test_subset_restricts_the_folds_to_its_subjects(fake_store, tiny_base, tmp_p
     keep = np.flatnonzero(np.isin(fake_store.subjects, ["S001", "S002", "S003"]))
     study = run_search(fake_store, _settings(tmp_path, tiny_base, n_trials=1), subset=keep, progress=False)
     assert len(study.trials[0].user_attrs[FOLD_ACCURACIES]) == 3
+
+
+def test_each_fold_of_a_trial_is_reported_as_it_finishes(fake_store, tiny_base, tmp_path: Path) -> None:
+    """What a search worker sends its launcher for the per-trial progress line."""
+    steps: list[tuple[int, int, int]] = []
+    settings = _settings(tmp_path, tiny_base, n_trials=1, protocol="kfold", k=2)
+    run_search(fake_store, settings, progress=False, on_trial_step=lambda *step: steps.append(step))
+    assert steps == [(0, 1, 2), (0, 2, 2)]
