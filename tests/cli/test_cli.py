@@ -1,6 +1,7 @@
 """The CLI through a subprocess, as a user runs it."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -85,3 +86,36 @@ def test_evaluate_nested_flag_is_wired(fake_store, tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "bogus" in proc.stderr
     assert not (tmp_path / "n" / "folds").exists()  # no plain cross-validation ran
+
+
+def test_short_synthetic_sequences_and_prepare_options(tmp_path):
+    """`synth --frames 3-5`, then `prepare --short linear` and `--neutral onset`, as a user runs them."""
+    run("synth", tmp_path / "short", "--subjects", "2", "--frames", "3-5", "--seed", "1")
+    lengths = {len(list(p.iterdir())) for p in (tmp_path / "short" / "cohn-kanade-images").glob("*/*")}
+    assert lengths <= {3, 4, 5}
+    out = run("prepare", tmp_path / "short", "-o", tmp_path / "c", "--size", "16", "--short", "linear").stdout
+    cache = ClipStore.open(out.strip().splitlines()[-1].removeprefix("cache: "))
+    assert cache.meta["prepare"]["short"] == "linear"
+    # 3-5-frame sequences are too short for a neutral onset: a clear one-line error
+    proc = run("prepare", tmp_path / "short", "-o", tmp_path / "c", "--neutral", "onset", check=False)
+    assert proc.returncode == 2 and "neutral onset clip needs" in proc.stderr
+    run("synth", tmp_path / "long", "--subjects", "2", "--frames", "9-12")
+    out = run("prepare", tmp_path / "long", "-o", tmp_path / "c", "--size", "16", "--neutral", "onset").stdout
+    assert "8 classes" in out
+    cache_dir = out.strip().splitlines()[-1].removeprefix("cache: ")
+    shown = run("inspect", cache_dir, "-o", tmp_path / "sheet.png").stdout
+    assert re.search(r"^\s+neutral\s+14$", shown, re.M) and "neutral: 14 onset clips" in shown
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["synth", "{out}", "--frames", "3-x"], "frames must be MIN-MAX"),
+        (["prepare", "{out}", "--short", "cubic"], "--short must be one of pad, nearest, linear"),
+        (["prepare", "{out}", "--neutral", "first"], "--neutral must be none or onset"),
+    ],
+)
+def test_bad_short_and_neutral_options_are_one_line(tmp_path, args, message):
+    proc = run(*[a.replace("{out}", str(tmp_path / "x")) for a in args], check=False)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

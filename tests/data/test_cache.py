@@ -57,3 +57,41 @@ def test_failed_prepare_leaves_no_cache(fake_ckplus, tmp_path):
 def test_opening_something_else_is_a_clear_error(tmp_path):
     with pytest.raises(BadInputError, match="not a fer3d clip cache"):
         ClipStore.open(tmp_path)
+
+
+def test_default_short_mode_keeps_old_cache_keys(fake_ckplus):
+    """The fields added later (short, neutral) stay out of the key at their defaults: old caches match."""
+    from dataclasses import asdict
+
+    from fer3d.config import fingerprint
+    from fer3d.data.prepare import cache_path, records_fingerprint
+
+    dataset = read_dataset("ckplus", fake_ckplus)
+    config = PrepareConfig(size=24)
+    old_fields = {k: v for k, v in asdict(config).items() if k not in ("short", "neutral")}
+    old_key = fingerprint([records_fingerprint(dataset), old_fields])
+    assert cache_path(fake_ckplus, dataset, config)[1] == old_key
+    for changed in (PrepareConfig(size=24, short="linear"), PrepareConfig(size=24, neutral="onset")):
+        assert cache_path(fake_ckplus, dataset, changed)[1] != old_key
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_resampled_short_sequences_span_the_clip(fake_ckplus, tmp_path, mode):
+    """A short sequence resampled over 10 steps starts on its first frame and ends on its last."""
+    padded = _prepare(fake_ckplus, tmp_path / "c", size=24).clips(clahe=False)
+    resampled_store = _prepare(fake_ckplus, tmp_path / "c", size=24, short=mode)
+    resampled = resampled_store.clips(clahe=False)
+    assert resampled_store.meta["prepare"]["short"] == mode
+    dataset = read_dataset("ckplus", fake_ckplus)
+    short = [i for i, r in enumerate(dataset.records) if len(r.frames) < 10]
+    long = [i for i, r in enumerate(dataset.records) if len(r.frames) >= 10]
+    assert short and long
+    for i in long:
+        np.testing.assert_array_equal(resampled[i], padded[i])
+    for i in short:
+        n = len(dataset.records[i].frames)
+        np.testing.assert_array_equal(resampled[i, 0], padded[i, 0])  # the sequence's first frame
+        np.testing.assert_array_equal(resampled[i, -1], padded[i, -1])  # its last
+        changes = sum(not np.array_equal(resampled[i, t], resampled[i, t + 1]) for t in range(9))
+        assert changes >= n - 1  # every frame shows up, not only at the start as with padding
+        assert not np.array_equal(resampled[i, -2], resampled[i, -1]) or mode == "nearest"

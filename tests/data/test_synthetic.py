@@ -15,7 +15,14 @@ from fer3d.config import ConfigError
 from fer3d.data.ckplus import CKPlusReader
 from fer3d.data.errors import SkipLog
 from fer3d.data.records import Dataset
-from fer3d.data.synthetic import PROTOTYPES, SynthConfig, _action_units, _draw_identity, generate
+from fer3d.data.synthetic import (
+    PROTOTYPES,
+    SynthConfig,
+    _action_units,
+    _draw_identity,
+    generate,
+    parse_frame_range,
+)
 
 TINY = SynthConfig(subjects=4, seed=3, image_size=48, min_frames=6, max_frames=12)
 
@@ -255,3 +262,25 @@ def test_last_frame_alone_is_ambiguous_when_hard(tmp_path: Path) -> None:
     generate(tmp_path, SynthConfig(subjects=20, seed=6, difficulty=0.6, image_size=40, max_frames=10))
     scores = _probe_accuracy(tmp_path)
     assert scores["motion"] > scores["last"] + 0.1
+
+
+def test_short_sequences_go_from_rest_to_apex(tmp_path: Path) -> None:
+    """``--frames 3-6``: every sequence has 3 to 6 frames and still moves from its first to its last."""
+    config = SynthConfig(subjects=3, seed=1, image_size=40, min_frames=3, max_frames=6, difficulty=0.0)
+    generate(tmp_path, config, workers=1)
+    dataset = CKPlusReader().read(tmp_path, SkipLog())
+    lengths = [len(r.frames) for r in dataset.records]
+    assert min(lengths) >= 3 and max(lengths) <= 6 and len(set(lengths)) > 1
+    moved = [np.abs(_small(r.frames[-1]) - _small(r.frames[0])).mean() for r in dataset.records]
+    assert np.median(moved) > 1.0  # gray levels of the 12x12 average, which noise alone does not reach
+
+
+@pytest.mark.parametrize("text,expected", [("3-6", (3, 6)), ("10", (10, 10)), (" 4-4 ", (4, 4))])
+def test_frame_range_parses(text: str, expected: tuple[int, int]) -> None:
+    assert parse_frame_range(text) == expected
+
+
+@pytest.mark.parametrize("text", ["3-a", "", "3-4-5", "-"])
+def test_bad_frame_range_is_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError, match="MIN-MAX"):
+        parse_frame_range(text)

@@ -152,3 +152,42 @@ def test_onnx_predictions_match_torch(tiny_model, tmp_path):
     np.testing.assert_allclose(
         np.stack([w.raw for w in a.windows]), np.stack([w.raw for w in b.windows]), atol=1e-4
     )
+
+
+def test_low_confidence_windows_are_shown_as_uncertain(tiny_model, tmp_path):
+    """Windows whose top probability is below --min-confidence are labelled 'uncertain' everywhere."""
+    video = square_video(tmp_path / "v.mp4", n=24)
+    plain = predict_video(video, tiny_model, None, PredictOptions(stride=2, **QUIET))
+    confidences = sorted(w.confidence() for w in plain.windows)
+    threshold = (confidences[0] + confidences[-1]) / 2 if confidences[0] < confidences[-1] else 1.0
+    out = tmp_path / "out"
+    options = PredictOptions(stride=2, min_confidence=threshold, **QUIET)
+    result = predict_video(video, tiny_model, out, options)
+    assert result.min_confidence == threshold
+    expected = [w.confidence() < threshold for w in plain.windows]
+    assert [w.uncertain for w in result.windows] == expected and any(expected)
+    for w in result.windows:
+        top = CLASSES[int(np.argmax(w.smoothed))]
+        assert w.top_label(CLASSES) == top
+        assert w.label(CLASSES) == ("uncertain" if w.uncertain else top)
+    assert 0 < result.uncertain_fraction <= 1
+    with open(out / WINDOWS_CSV) as fh:
+        labels = [r["label"] for r in csv.DictReader(fh)]
+    assert labels == [w.label(CLASSES) for w in result.windows]
+    payload = json.loads((out / WINDOWS_JSON).read_text())
+    assert payload["min_confidence"] == threshold
+    assert [r["uncertain"] for r in payload["windows"]] == expected
+    assert all(r["top_label"] in CLASSES for r in payload["windows"])
+    assert cv2.imread(str(out / TIMELINE_PNG)) is not None
+
+
+def test_no_threshold_means_never_uncertain(tiny_model, tmp_path):
+    result = predict_video(square_video(tmp_path / "v.mp4", n=14), tiny_model, None, PredictOptions(**QUIET))
+    assert result.min_confidence == 0.0 and not any(w.uncertain for w in result.windows)
+    assert all(w.label(CLASSES) in CLASSES for w in result.windows)
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_threshold_out_of_range_is_an_error(value):
+    with pytest.raises(ValueError, match="min_confidence"):
+        PredictOptions(min_confidence=value)

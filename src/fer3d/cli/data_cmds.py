@@ -14,14 +14,23 @@ def synth(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files")] = 0,
     difficulty: Annotated[float, typer.Option(help="0 (easy) .. 1 (hard)")] = 0.5,
     emotions: Annotated[int, typer.Option(help="6 (Oulu-like) or 7 (CK+-like, with contempt)")] = 7,
+    frames: Annotated[
+        str, typer.Option(help="Frames per sequence, MIN-MAX or N (e.g. 3-6 for short sequences)")
+    ] = "6-18",
 ) -> None:
     """Generate synthetic expressive-face sequences in the CK+ official layout."""
-    from fer3d.data.synthetic import SynthConfig, generate
+    from fer3d.data.synthetic import SynthConfig, generate, parse_frame_range
 
-    summary = generate(
-        Path(out), SynthConfig(subjects=subjects, seed=seed, difficulty=difficulty, emotions=emotions)
+    min_frames, max_frames = parse_frame_range(frames)
+    config = SynthConfig(
+        subjects=subjects,
+        seed=seed,
+        difficulty=difficulty,
+        emotions=emotions,
+        min_frames=min_frames,
+        max_frames=max_frames,
     )
-    typer.echo(summary)
+    typer.echo(generate(Path(out), config))
 
 
 def prepare(
@@ -36,6 +45,19 @@ def prepare(
         str, typer.Option(help="dlib (detect + eye-align) | none (frames already cropped)")
     ] = "none",
     frames: Annotated[int, typer.Option(help="Frames per clip (the last ones of each sequence)")] = 10,
+    short: Annotated[
+        str,
+        typer.Option(
+            help="Sequences shorter than --frames: pad (repeat the last) | nearest | linear (spread the "
+            "frames over the clip)"
+        ),
+    ] = "pad",
+    neutral: Annotated[
+        str,
+        typer.Option(
+            help="none | onset (add a 'neutral' class: one clip of each labelled sequence's first frames)"
+        ),
+    ] = "none",
     margin: Annotated[
         float, typer.Option(help="Border around the aligned face, fraction of its width")
     ] = 0.25,
@@ -62,6 +84,7 @@ def prepare(
 ) -> None:
     """Read a dataset, crop faces and write the clip cache (reused when nothing changed)."""
     from fer3d.cli.errors import UserError
+    from fer3d.data.lengths import SHORT_MODES
     from fer3d.data.prepare import PrepareConfig, skip_summary
     from fer3d.data.prepare import prepare as run_prepare
     from fer3d.data.registry import read_dataset
@@ -79,6 +102,10 @@ def prepare(
         raise UserError(f"--color must be gray or rgb, not {color!r}")
     if faces not in ("none", "dlib"):
         raise UserError(f"--faces must be dlib or none, not {faces!r}")
+    if short not in SHORT_MODES:
+        raise UserError(f"--short must be one of {', '.join(SHORT_MODES)}, not {short!r}")
+    if neutral not in ("none", "onset"):
+        raise UserError(f"--neutral must be none or onset, not {neutral!r}")
     dataset = read_dataset(format, root, skip_bad=skip_bad, **options)
     for note in dataset.notes:
         typer.echo(f"note: {note}")
@@ -88,7 +115,9 @@ def prepare(
         color=color,
         faces=faces,
         margin=margin,
-        upsample=upsample,  # type: ignore[arg-type]
+        upsample=upsample,
+        short=short,  # type: ignore[arg-type]
+        neutral=neutral,  # type: ignore[arg-type]
     )
     store = run_prepare(dataset, output, config, workers=workers or None, force=force)
     if dataset.skip_log.skipped:

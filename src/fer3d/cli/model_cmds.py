@@ -67,6 +67,10 @@ def predict(
     max_frames: Annotated[int | None, typer.Option(help="Stop after this many camera frames")] = None,
     faces: Annotated[str | None, typer.Option(help="dlib | none (default: as the model was trained)")] = None,
     no_video: Annotated[bool, typer.Option("--no-video", help="Skip the annotated MP4")] = False,
+    min_confidence: Annotated[
+        float,
+        typer.Option(help="Show a window as 'uncertain' when its top probability is below this (0 = never)"),
+    ] = 0.0,
 ) -> None:
     """Emotion over time: per-window probabilities (CSV, JSON), a timeline PNG and an annotated MP4."""
     from fer3d.inference.predict import PredictOptions, predict_camera, predict_video
@@ -80,6 +84,8 @@ def predict(
         raise UserError(f"--faces must be dlib or none, not {faces!r}")
     if stride < 1 or smooth_window < 1:
         raise UserError("--stride and --smooth-window must be at least 1")
+    if not 0.0 <= min_confidence <= 1.0:
+        raise UserError(f"--min-confidence must be between 0 and 1, not {min_confidence}")
     options = PredictOptions(
         stride=stride,
         smooth=smooth,  # type: ignore[arg-type]
@@ -87,6 +93,7 @@ def predict(
         all_faces=all_faces,
         faces=faces,
         annotate=not no_video,
+        min_confidence=min_confidence,
     )
     name = video.stem if video is not None else f"camera{camera}"
     out = output or Path("runs/predict") / name
@@ -98,6 +105,7 @@ def predict(
     typer.echo(
         f"{len(result.frames)} frames ({result.frames_per_second:.1f} frames/s), face in "
         f"{100 * result.face_fraction:.1f}% of frames; {ok} of {len(result.windows)} windows classified"
+        + (f", {sum(w.uncertain for w in result.windows)} uncertain" if min_confidence > 0 else "")
     )
     typer.echo(f"outputs: {out}")
 

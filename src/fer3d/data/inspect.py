@@ -26,7 +26,7 @@ def summary(store: ClipStore) -> str:
         f"dataset: {store.meta.get('dataset')} at {store.meta.get('root')}",
         f"{len(store)} clips, {len(per_subject)} subjects, {store.num_classes} classes; "
         f"clips of {prep.get('frames')} frames of {store.size}x{store.size} {prep.get('color')}, "
-        f"faces={prep.get('faces')}",
+        f"faces={prep.get('faces')}, short sequences: {prep.get('short', 'pad')}",
         "per class:",
     ]
     width = max(len(c) for c in store.class_names)

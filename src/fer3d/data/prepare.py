@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -13,18 +13,20 @@ import numpy as np
 from tqdm import tqdm
 
 from fer3d.atomic import check_output_folder
-from fer3d.config import fingerprint
+from fer3d.config import ADDED_LATER, fingerprint, to_dict
 from fer3d.data.cache import ClipStore, is_cache_folder, is_cache_root
 from fer3d.data.cache import write_store as _write_store
 from fer3d.data.errors import BadInputError, SkipLog
 from fer3d.data.faces import make_cropper
+from fer3d.data.lengths import ShortMode, fit_length
+from fer3d.data.neutral import MIN_ONSET_SEQUENCE, onset_frames, with_neutral_onsets
 from fer3d.data.records import Dataset, SequenceRecord
 from fer3d.data.sequence_frames import last_frames
 
 
 @dataclass(frozen=True)
 class PrepareConfig:
-    frames: int = 10  # the last `frames` frames of each sequence; shorter ones repeat their last frame
+    frames: int = 10  # the last `frames` frames of each sequence; shorter ones are fitted by `short`
     size: int = 112
     color: Literal["gray", "rgb"] = "gray"
     faces: Literal["none", "dlib"] = "none"
@@ -32,6 +34,11 @@ class PrepareConfig:
     upsample: int = 1  # dlib detector upsampling (finds smaller faces, slower)
     clahe_clip_limit: float = 2.0
     clahe_grid: int = 8
+    # How a sequence shorter than `frames` becomes `frames` frames (see fer3d.data.lengths).
+    short: ShortMode = field(default="pad", metadata=ADDED_LATER)
+    # "onset": one extra clip per labelled sequence from its first frames, labelled "neutral"
+    # (see fer3d.data.neutral).
+    neutral: Literal["none", "onset"] = field(default="none", metadata=ADDED_LATER)
 
 
 def apply_clahe(clip: np.ndarray, clip_limit: float, grid: int) -> np.ndarray:
@@ -58,14 +65,20 @@ def records_fingerprint(dataset: Dataset) -> str:
 
 
 def cache_path(cache_root: Path, dataset: Dataset, config: PrepareConfig) -> tuple[Path, str]:
-    key = fingerprint([records_fingerprint(dataset), asdict(config)])
+    key = fingerprint([records_fingerprint(dataset), to_dict(config, omit_added_defaults=True)])
     return Path(cache_root) / f"{dataset.name}-{config.size}-{config.color}-{config.faces}-{key}", key
 
 
-def _prepare_one(record: SequenceRecord, config: PrepareConfig) -> tuple[np.ndarray, np.ndarray]:
+def _prepare_one(record: SequenceRecord, config: PrepareConfig) -> tuple[np.ndarray, np.ndarray] | None:
+    """(raw, clahe) clips of one record; None for an onset record whose sequence is too short."""
+    if record.span == "onset":
+        frames = onset_frames(record, config.frames, config.color)
+        if frames is None:
+            return None
+    else:
+        frames = last_frames(record, config.frames, config.color, pad=False)
     cropper = _cropper_for(config)
-    frames = last_frames(record, config.frames, config.color)
-    raw = cropper.crop(frames, record.source)
+    raw = cropper.crop(fit_length(frames, config.frames, config.short), record.source)
     return raw, apply_clahe(raw, config.clahe_clip_limit, config.clahe_grid)
 
 
@@ -105,6 +118,9 @@ def prepare(
             return ClipStore.open(target)
         except BadInputError:
             pass  # an unreadable or older cache is rebuilt below
+    source = dataset
+    if config.neutral == "onset":
+        dataset = with_neutral_onsets(dataset)
     workers = workers or os.cpu_count() or 1
     jobs = [(r, config) for r in dataset.records]
     bar = dict(total=len(jobs), desc=f"prepare {dataset.name}", unit="seq", disable=not progress)
@@ -114,15 +130,40 @@ def prepare(
     else:
         results = [_safe_prepare(j) for j in tqdm(jobs, **bar)]
     kept_records, raws, clahes = [], [], []
+    skipped_ids: set[str] = set()
+    too_short = 0
     for record, result in zip(dataset.records, results, strict=False):
         if isinstance(result, BadInputError):
+            if record.span == "onset" and record.sequence_id.removesuffix("/onset") in skipped_ids:
+                continue  # its sequence is already reported as skipped
             dataset.skip_log.handle(result)  # raises unless --skip-bad
+            skipped_ids.add(record.sequence_id)
+            continue
+        if result is None:
+            too_short += 1
             continue
         kept_records.append(record)
         raws.append(result[0])
         clahes.append(result[1])
     if not kept_records:
         raise BadInputError(dataset.root, "no usable sequence left after preparation")
+    notes = list(source.notes)
+    if config.neutral == "onset":
+        onsets = sum(r.span == "onset" for r in kept_records)
+        if onsets == 0:
+            raise BadInputError(
+                dataset.root,
+                f"no sequence has the {MIN_ONSET_SEQUENCE}+ frames a neutral onset clip needs",
+                "drop --neutral onset for this dataset",
+            )
+        notes.append(
+            f"neutral: {onsets} onset clips (the first third of each labelled sequence)"
+            + (
+                f"; {too_short} sequences shorter than {MIN_ONSET_SEQUENCE} frames gave none"
+                if too_short
+                else ""
+            )
+        )
     meta = {
         "dataset": dataset.name,
         "root": str(dataset.root),
@@ -134,7 +175,7 @@ def prepare(
             for r in kept_records
         ],
         "skipped": dataset.skip_log.to_list(),
-        "notes": dataset.notes,
+        "notes": notes,
     }
     return _write_store(target, np.stack(raws), np.stack(clahes), meta)
 

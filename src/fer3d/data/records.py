@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from fer3d.data.errors import SkipLog
 
@@ -18,6 +18,9 @@ class SequenceRecord:
     label: int  # index into the dataset's class_names
     frames: tuple[Path, ...] = ()  # frame images in temporal order (empty for a video)
     video: Path | None = None
+    # Which part of the sequence the clip shows: its last frames (the apex, as labelled), or its first
+    # frames (the neutral onset of a CK+/Oulu-style sequence; see fer3d.data.neutral).
+    span: Literal["last", "onset"] = "last"
 
     @property
     def source(self) -> str:

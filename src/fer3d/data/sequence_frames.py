@@ -9,8 +9,9 @@ from fer3d.data.frames import Color, read_image, to_color
 from fer3d.data.records import SequenceRecord
 
 
-def last_frames(record: SequenceRecord, n: int, color: Color) -> list[np.ndarray]:
-    """The last ``n`` frames of a sequence as uint8 arrays; shorter sequences repeat their last frame."""
+def last_frames(record: SequenceRecord, n: int, color: Color, *, pad: bool = True) -> list[np.ndarray]:
+    """The last ``n`` frames of a sequence as uint8 arrays; shorter sequences repeat their last frame
+    (with ``pad=False`` they come back as they are, fewer than ``n``)."""
     if record.video is not None:
         from fer3d.data.video import read_last_frames  # video decoding lives with the video reader
 
@@ -41,7 +42,7 @@ def last_frames(record: SequenceRecord, n: int, color: Color) -> list[np.ndarray
         raise BadInputError(
             where, f"frames of mixed sizes {sorted(shapes)}", "all frames of a sequence must match"
         )
-    return pad_to_length(frames, n)
+    return pad_to_length(frames, n) if pad else list(frames[-n:])
 
 
 def pad_to_length(frames: list[np.ndarray], n: int) -> list[np.ndarray]:

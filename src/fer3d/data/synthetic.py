@@ -37,7 +37,7 @@ from fer3d.atomic import atomic_folder, check_output_folder
 from fer3d.config import ConfigError
 from fer3d.data.ckplus import CKPLUS_CLASSES
 
-__all__ = ["AU_NAMES", "PROTOTYPES", "SynthConfig", "generate"]
+__all__ = ["AU_NAMES", "PROTOTYPES", "SynthConfig", "generate", "parse_frame_range"]
 
 # Action-unit-like controls, each roughly in [-1, 1] at a full apex.
 AU_NAMES = (
@@ -77,8 +77,8 @@ class SynthConfig:
     emotions: int = 7  # 7 = CK+ classes incl. contempt; 6 = without contempt (Oulu-like); still CK+ codes
     sequences_per_emotion: int = 1  # per subject
     image_size: int = 96  # square frames; the face fills most of the frame (use with faces="none")
-    min_frames: int = 6
-    max_frames: int = 18
+    min_frames: int = 6  # frames per sequence, drawn uniformly in [min_frames, max_frames]; a short
+    max_frames: int = 18  # sequence (e.g. 3-6) still goes from the resting face to the apex
     color: bool = False  # grayscale PNGs (like most of CK+) by default
 
     def __post_init__(self) -> None:
@@ -96,6 +96,18 @@ class SynthConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"synthetic data: {message}")
+
+
+def parse_frame_range(text: str) -> tuple[int, int]:
+    """``"3-6"`` -> ``(3, 6)``; ``"10"`` -> ``(10, 10)``. Raises :class:`ConfigError` on anything else."""
+    parts = text.strip().split("-")
+    try:
+        low, high = (int(parts[0]), int(parts[-1])) if len(parts) <= 2 else (None, None)
+    except ValueError:
+        low = high = None
+    if low is None or high is None:
+        raise ConfigError(f"synthetic data: frames must be MIN-MAX or N (e.g. 3-6), got {text!r}")
+    return low, high
 
 
 # ----------------------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ def window_row(w: WindowResult, class_names: tuple[str, ...]) -> dict[str, Any]:
         "face_frames": w.face_frames,
         "label": w.label(class_names),
         "confidence": _r(w.confidence()),
+        "uncertain": w.uncertain,
+        "top_label": w.top_label(class_names),
         "probabilities": _named(class_names, w.smoothed),
         "raw_probabilities": _named(class_names, w.raw),
     }
@@ -96,6 +98,7 @@ def write_tables(result: PredictionResult, out_dir: Path) -> list[Path]:
         "frame_count": len(result.frames),
         "face_fraction": round(result.face_fraction, 4),
         "seconds": round(result.seconds, 3),
+        "min_confidence": result.min_confidence,
         "windows": [window_row(w, names) for w in result.windows],
         "frames": [
             {
@@ -145,6 +148,11 @@ def plot_timeline(result: PredictionResult, path: Path, *, max_tracks: int = 4) 
                     label=name,
                     marker="." if len(ok) < 30 else None,
                 )
+        if result.min_confidence > 0:  # the threshold, and a dark tick under every uncertain window
+            ax.axhline(result.min_confidence, color="0.3", ls="--", lw=1, label="uncertain below")
+            for w in ok:
+                if w.uncertain:
+                    ax.axvspan(w.t_start, w.t_end, ymax=0.04, color="0.3", lw=0)
         ax.set_ylim(0, 1)
         ax.set_xlim(0, end)
         ax.set_ylabel("probability")

@@ -3,8 +3,10 @@
 The face pipeline is ``prepare``'s (same detector, alignment, crop size, colour and CLAHE), so the model
 sees what it was trained on. Windows of ``T`` frames (the model's clip length) end every ``stride``
 frames; a window gets probabilities only when its face was found in all ``T`` frames, and is marked
-``no_face`` otherwise. Windows are classified in batches; the annotated video is written as soon as the
-windows that its frames show are known, so memory stays bounded on long videos and cameras.
+``no_face`` otherwise; a classified window whose top probability is below ``min_confidence`` is marked
+uncertain (shown as ``"uncertain"`` in the tables, timeline and video). Windows are classified in
+batches; the annotated video is written as soon as the windows that its frames show are known, so memory
+stays bounded on long videos and cameras.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tqdm import tqdm
 from fer3d.atomic import atomic_folder, claim_output_folder, has_entry
 from fer3d.data.errors import BadInputError
 from fer3d.inference.classifier import ClipClassifier, clip_input, frame_input, load_classifier
+from fer3d.inference.frame_sources import FrameSource, camera_source, video_source
 from fer3d.inference.outputs import (
     ANNOTATED_MP4,
     TIMELINE_PNG,
@@ -34,7 +37,6 @@ from fer3d.inference.outputs import (
 )
 from fer3d.inference.results import NO_FACE, OK, FrameRecord, PredictionResult, WindowResult
 from fer3d.inference.smoothing import Smoother, SmoothMode
-from fer3d.inference.frame_sources import FrameSource, camera_source, video_source
 from fer3d.inference.tracking import DlibFaceTracker, FaceObservation, WholeFrameTracker
 
 
@@ -49,10 +51,13 @@ class PredictOptions:
     annotate: bool = True  # write the annotated MP4
     timeline: bool = True
     progress: bool = True
+    min_confidence: float = 0.0  # below this top probability a window is shown as uncertain (0: never)
 
     def __post_init__(self) -> None:
         if self.stride < 1:
             raise ValueError(f"stride must be at least 1, got {self.stride}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
         if self.faces not in (None, "dlib", "none"):
             raise ValueError(f"faces must be dlib or none, got {self.faces!r}")
 
@@ -156,6 +161,7 @@ class WindowPredictor:
             else:
                 window.raw = np.asarray(next(probs), dtype=np.float64)
                 window.smoothed = smoother(window.raw)
+                window.uncertain = float(np.max(window.smoothed)) < self.options.min_confidence
             self.windows.append(window)
             if self.annotator is not None:
                 self.resolved.append(window)
@@ -231,6 +237,7 @@ def predict_source(
         windows=predictor.windows,
         frames=predictor.frames,
         seconds=seconds,
+        min_confidence=options.min_confidence,
     )
     if out is not None:
         write_tables(result, out)
