@@ -119,3 +119,10 @@ def test_bad_short_and_neutral_options_are_one_line(tmp_path, args, message):
     proc = run(*[a.replace("{out}", str(tmp_path / "x")) for a in args], check=False)
     assert proc.returncode == 2 and message in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_predict_min_confidence_is_checked_before_any_work(tmp_path):
+    assert "--min-confidence" in run("predict", "--help").stdout
+    proc = run("predict", tmp_path / "v.mp4", "--min-confidence", "1.5", check=False)
+    assert proc.returncode == 2 and "--min-confidence must be between 0 and 1" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
