@@ -111,3 +111,25 @@ def test_auto_profile_is_the_default_and_printed(setup, tmp_path, capsys):
     assert code == 0, err
     assert out.startswith("profile: cpu (auto: --device cpu)")
     assert json.loads((tmp_path / "m" / "config.json").read_text())["input"]["size"] == 40  # cpu profile
+
+
+def test_search_with_init(setup, tmp_path, capsys):
+    cache, model = setup
+    args = ["search", cache, "--study", "s", "--n-trials", "1", "--protocol", "kfold", "--k", "2"]
+    args += [*TINY, "--set", "train.epochs=1", "--threshold", "0", "--jobs", "1", "--init", model]
+    code, out, err = cli(capsys, *args, "--ensemble", "2", "-o", tmp_path / "search")
+    assert code == 0, err
+    assert out.startswith("profile: tiny (as given)") and "1 complete" in out
+    (run,) = (tmp_path / "search" / "trials").iterdir()
+    header = json.loads((run / "run.json").read_text())
+    assert header["init"]["model_dir"] == str(model) and header["config"]["test"]["ensemble"] == 2
+
+
+def test_transfer_with_init(setup, tmp_path, capsys):
+    cache, model = setup
+    args = ["transfer", "--source-cache", cache, "--target-cache", cache, *TINY, "--set", "train.epochs=1"]
+    code, out, err = cli(capsys, *args, "--k", "2", "--init", model, "-o", tmp_path / "t")
+    assert code == 0, err
+    assert out.startswith("profile: tiny (as given)")
+    for arm in ("scratch", "finetuned"):
+        assert json.loads((tmp_path / "t" / arm / "run.json").read_text())["init"]["model_dir"] == str(model)

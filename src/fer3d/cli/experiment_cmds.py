@@ -8,7 +8,17 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from fer3d.cli.common import ConfigOpt, DeviceOpt, PresetOpt, ProfileOpt, SetOpt, resolve_config
+from fer3d.cli.common import (
+    ConfigOpt,
+    DeviceOpt,
+    EnsembleOpt,
+    InitOpt,
+    PresetOpt,
+    ProfileOpt,
+    SetOpt,
+    resolve_config,
+    resolve_init,
+)
 from fer3d.cli.errors import UserError
 from fer3d.config import ExperimentConfig
 
@@ -23,8 +33,10 @@ def transfer(
     target_cache: Annotated[Path, typer.Option("--target-cache", help="Cache of dataset B (evaluated)")],
     preset: PresetOpt = None,
     config: ConfigOpt = None,
-    profile: ProfileOpt = "full",
+    profile: ProfileOpt = "auto",
     overrides: SetOpt = None,
+    ensemble: EnsembleOpt = None,
+    init: InitOpt = None,
     k: KOpt = 10,
     split_seed: SplitSeedOpt = 0,
     map_extra: Annotated[
@@ -35,7 +47,9 @@ def transfer(
     ),
     device: DeviceOpt = None,
 ) -> None:
-    """Table 6: evaluate a config on B with subject k-fold, from scratch and fine-tuned from all of A."""
+    """Table 6: evaluate a config on B with subject k-fold, from scratch and fine-tuned from all of A.
+
+    With --init, the "scratch" arm's folds and the pre-training on A start from that model folder."""
     from fer3d.data.cache import ClipStore
     from fer3d.evaluation.transfer import transfer as run_transfer
 
@@ -45,7 +59,7 @@ def transfer(
             raise UserError(f"--map expects SOURCE=TARGET, got {item!r}")
         src, tgt = item.split("=", 1)
         extra[src] = tgt
-    experiment = resolve_config(preset, config, profile, overrides)
+    experiment = resolve_config(preset, config, profile, overrides, device=device, ensemble=ensemble)
     source, target = ClipStore.open(source_cache), ClipStore.open(target_cache)
     try:
         result = run_transfer(
@@ -57,6 +71,7 @@ def transfer(
             out_dir=output,
             device=device,
             extra_map=extra,
+            warm_start=resolve_init(init),
         )
     except ValueError as err:
         raise UserError(str(err)) from None
@@ -76,7 +91,7 @@ def nested(
     cache: Annotated[Path, typer.Argument(help="Clip cache folder printed by `fer3d prepare`")],
     preset: PresetOpt = None,
     config: ConfigOpt = None,
-    profile: ProfileOpt = "full",
+    profile: ProfileOpt = "auto",
     overrides: SetOpt = None,
     k: KOpt = 10,
     split_seed: SplitSeedOpt = 0,
@@ -95,7 +110,7 @@ def nested(
     """Nested CV: search on the inner folds of each outer training part, score once on the outer fold."""
     run_nested(
         cache,
-        resolve_config(preset, config, profile, overrides),
+        resolve_config(preset, config, profile, overrides, device=device),
         k=k,
         split_seed=split_seed,
         inner_protocol=inner_protocol,

@@ -10,10 +10,13 @@ import typer
 from fer3d.cli.common import (
     ConfigOpt,
     DeviceOpt,
+    EnsembleOpt,
+    InitOpt,
     PresetOpt,
     ProfileOpt,
     SetOpt,
     resolve_config,
+    resolve_init,
     resolve_workers,
 )
 from fer3d.cli.errors import UserError
@@ -77,8 +80,10 @@ def search(
     ] = True,
     preset: PresetOpt = None,
     config: ConfigOpt = None,
-    profile: ProfileOpt = "full",
+    profile: ProfileOpt = "auto",
     overrides: SetOpt = None,
+    ensemble: EnsembleOpt = None,
+    init: InitOpt = None,
     output: Annotated[Path, typer.Option("-o", "--output", help="Search folder: search.db, trials/")] = Path(
         "runs/search"
     ),
@@ -98,7 +103,10 @@ def search(
 ) -> None:
     """Search the paper's Table 1 space with Optuna; kill it any time, the same command resumes.
 
-    The paper's two presets are the first trials (--no-warm-start to leave them out).
+    The paper's two presets are the first trials (--no-warm-start to leave them out). With --init, every
+    fold of every trial starts from that model folder, the searched choices that shape its weights
+    (temporal kernel, extra block, activation, and size, width and head in --space extended) stay at the
+    folder's values, and the presets are left out.
     """
     from fer3d.data.cache import ClipStore
     from fer3d.runtime import configure_process
@@ -110,7 +118,7 @@ def search(
     from fer3d.search.rungs import Rung, RungSchedule
 
     store = ClipStore.open(cache)
-    base = resolve_config(preset, config, profile, overrides)
+    base = resolve_config(preset, config, profile, overrides, device=device, ensemble=ensemble)
     workers = resolve_workers(jobs, base, device, n_trials, option="--jobs")
     try:
         rungs = RungSchedule((Rung(k=rung_k, epochs=rung_epochs, size=rung_size),), reduction_factor)
@@ -140,6 +148,7 @@ def search(
             fidelity=fidelity,
             rungs=rungs,
             warm_start=warm_start,
+            init_weights=resolve_init(init),
         )
         if workers > 1:
             result = run_search_workers(store, settings, workers, progress=progress)

@@ -74,6 +74,10 @@ class WarmStart:
     def weights_path(self) -> Path:
         return self.path / WEIGHTS
 
+    def architecture(self) -> dict[str, Any]:
+        """The folder's values of the fields that can shape the weights (a search keeps them)."""
+        return {name: _field(self.config, name) for name in ARCHITECTURE_FIELDS}
+
     def describe(self) -> dict[str, Any]:
         """What run headers record, so a run started from other weights is never resumed from this one."""
         return {"model_dir": str(self.path), "weights_sha256": self.weights_sha256}

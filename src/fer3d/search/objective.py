@@ -27,6 +27,7 @@ from fer3d.evaluation.splits import Fold
 from fer3d.search.pruning import cannot_reach
 from fer3d.search.rungs import Rung, RungSchedule, verdict
 from fer3d.search.space import suggest
+from fer3d.training.members import StartingWeights
 
 # Trial user attributes (what `fer3d best` and reports read back).
 CONFIG = "config"
@@ -63,6 +64,7 @@ class Objective:
     # cheap rungs before the objective, with their folds (None: the objective alone)
     rungs: RungSchedule | None = None
     rung_folds: list[list[Fold]] | None = None
+    warm_start: StartingWeights | None = None  # --init: every fold starts from these weights
 
     def __post_init__(self) -> None:
         self.last_trial: int | None = None  # number of the trial this process ran last
@@ -128,6 +130,7 @@ class Objective:
             on_fold=on_fold,
             device=self.device,
             progress=False,
+            warm_start=self.warm_start,
         )
         self._finish(trial, start, run_dirs, trained_before)
         trial.set_user_attr(POOLED, result.pooled_accuracy)
@@ -160,6 +163,7 @@ class Objective:
                 out_dir=self._rung_dir(rung, config),
                 device=self.device,
                 progress=False,
+                warm_start=self.warm_start,
             )
             scores.append(result.pooled_accuracy)
             trial.set_user_attr(RUNG_SCORES, scores)

@@ -32,8 +32,9 @@ from fer3d.search.objective import CONFIG, Objective, SurplusTrialError
 from fer3d.search.pruning import PRUNERS, optuna_pruner
 from fer3d.search.rungs import FIDELITIES, RungSchedule
 from fer3d.search.sampler import SAMPLERS, make_sampler
-from fer3d.search.space import SPACES, warm_start_params
+from fer3d.search.space import SPACES, Categorical, dimensions, warm_start_params
 from fer3d.search.stale import reclaim_dead_local_trials
+from fer3d.training.members import StartingWeights
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -70,6 +71,9 @@ class SearchSettings:
     fidelity: str = "single"  # "single": the objective alone | "rungs": cheap rungs first
     rungs: RungSchedule = field(default_factory=RungSchedule)  # used with fidelity "rungs"
     warm_start: bool = True  # the paper's presets are the first trials
+    # --init: every fold of every trial starts from these weights; the searched dimensions that would
+    # change the weights' shapes are kept at the folder's values (and the presets are not queued)
+    init_weights: StartingWeights | None = None
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -164,6 +168,7 @@ def study_identity(store: ClipStore, settings: SearchSettings, subset: np.ndarra
         # added later: only when not the default, so studies made before them still resume
         **({"space": settings.space} if settings.space != "paper" else {}),
         **({"rungs": settings.rungs.describe()} if settings.fidelity == "rungs" else {}),
+        **({"init": settings.init_weights.describe()} if settings.init_weights is not None else {}),
     }
 
 
@@ -175,7 +180,9 @@ def create_or_load(
     study = optuna.create_study(
         study_name=settings.study_name,
         storage=storage,
-        sampler=make_sampler(settings.sampler, settings.seed, settings.startup_trials),
+        sampler=_with_fixed_architecture(
+            make_sampler(settings.sampler, settings.seed, settings.startup_trials), settings
+        ),
         pruner=settings.rungs.pruner() if settings.fidelity == "rungs" else optuna_pruner(settings.pruner),
         direction="maximize",
         load_if_exists=True,
@@ -191,9 +198,33 @@ def create_or_load(
             f"study {settings.study_name!r} in {settings.storage_url} was run with other settings "
             f"({', '.join(changed)} differ); use another --study name or the original options"
         )
-    if settings.warm_start:
+    if settings.warm_start and settings.init_weights is None:
         enqueue_presets(study, settings)
     return study
+
+
+def _fixed_architecture(settings: SearchSettings) -> dict[str, tuple[str, Any]]:
+    """With ``init_weights``: {parameter name: (config field, value)} of the searched dimensions that
+    shape the weights, kept at the folder's values; empty without ``init_weights``."""
+    if settings.init_weights is None:
+        return {}
+    kept = settings.init_weights.architecture()
+    fixed = {}
+    for dim in dimensions(settings.search_lr, settings.space):
+        if dim.field in kept:
+            value = kept[dim.field]
+            if not isinstance(dim, Categorical) or value not in dim.choices:
+                raise SearchError(
+                    f"--init: its {dim.field} {value!r} is not a choice of the {settings.space} search "
+                    "space; use a model folder trained with one of its choices"
+                )
+            fixed[dim.name] = (dim.field, value)
+    return fixed
+
+
+def _with_fixed_architecture(sampler: optuna.samplers.BaseSampler, settings: SearchSettings):
+    fixed = {name: value for name, (_, value) in _fixed_architecture(settings).items()}
+    return optuna.samplers.PartialFixedSampler(fixed, sampler) if fixed else sampler
 
 
 def enqueue_presets(study: optuna.Study, settings: SearchSettings) -> None:
@@ -220,6 +251,9 @@ def run_search(
     """
     if progress:
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the bar says what the INFO lines would
+    if settings.init_weights is not None:  # before any trial: the base with the kept choices fits
+        kept = {field: value for field, value in _fixed_architecture(settings).values()}
+        settings.init_weights.check_fits(settings.base.with_overrides(kept), store.channels)
     study = create_or_load(store, settings, subset)
     folds = make_folds(
         settings.protocol, store.labels, store.subjects, k=settings.k, seed=settings.split_seed
@@ -252,6 +286,7 @@ def run_search(
         space=settings.space,
         rungs=rungs,
         rung_folds=rung_folds,
+        warm_start=settings.init_weights,
         on_step=lambda done, n: _trial_step(bar, study, objective.last_trial, done, n, on_trial_step),
     )
     deadline = None if settings.timeout is None else time.monotonic() + settings.timeout

@@ -37,6 +37,10 @@ class StartingWeights(Protocol):
         """The :data:`InitFn` for models whose classes are ``class_names``."""
         ...
 
+    def architecture(self) -> dict[str, Any]:
+        """The dotted config fields that shape the weights, with the values they must keep."""
+        ...
+
 
 def member_seed(seed: int, member: int) -> int:
     """The training seed of ensemble ``member`` (0 keeps ``seed``; others derived, distinct per member)."""
