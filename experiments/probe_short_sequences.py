@@ -6,7 +6,7 @@ change from the clip's first frame (8x8 averages), scored by subject k-fold; ``f
 then compares each arm with the first one (McNemar on pooled predictions, paired tests on folds).
 It measures what the cache keeps and where it puts it in time, not what a 3D-CNN learns from it.
 
-    python -m benchmarks.probe_short_sequences pad=CACHE linear=CACHE ... [--k 5] [--seed 0]
+    python -m experiments.probe_short_sequences pad=CACHE linear=CACHE ... [--k 5] [--seed 0]
 """
 
 from __future__ import annotations
