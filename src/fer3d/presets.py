@@ -44,18 +44,11 @@ PRESETS: dict[str, ExperimentConfig] = {"ckplus-paper": CKPLUS_PAPER, "oulu-pape
 PROFILES: dict[str, dict[str, Any]] = {
     # The paper's scale: C3D at full width on 112x112 clips (a GPU job).
     "full": {},
-    # Small enough for a laptop CPU: 40x40 input, quarter width (conv 16..128, FC 1024), 28 epochs, and the
-    # augmentation ramped in over the first 14 (strength 0 -> 1, full for the second half). A subject
-    # 10-fold on a CK+-sized set (327 clips) takes 13.5 min on 2 cores (benchmarks/bench_training.py
-    # --cv-only). The ramp: with full mirror + rotation + contrast from the first step these short
-    # trainings sat at chance for 12-16 of 28 epochs (each of the three alone: 3-5) and some folds never
-    # learned; ramped in, they leave chance after ~3 epochs (see README, CPU default, for the 10-folds).
-    # lr 3e-4: at 1e-3 the fc6/fc7 ReLUs die under Adam (measured: fc6 alive 51% -> 10% in 40 steps) and
-    # training stalls at chance (also with a 3-epoch warm-up). Balanced epochs stay majority-sized:
-    # 24 dataset-sized epochs (2.2x fewer clips on a CK+-shaped set) lost 18 points of 10-fold accuracy
-    # (33.9% vs 52.3%), since these short trainings are step-limited. Not batch 8 at 64 px and 12 epochs,
-    # though it scored 56.9% against 51.4% on the Oulu preset: on a CK+-sized set the CK+ preset stayed
-    # below chance with it (9.5% pooled over 10 folds).
+    # Small enough for a laptop CPU: 40x40 input, quarter width (conv 16..128, FC 1024), 28 epochs. These
+    # short trainings are step-limited: the augmentation is ramped in over the first 14 epochs and epochs
+    # stay majority-sized, since full augmentation from the start, fewer steps or a higher lr (1e-3 kills
+    # the fc ReLUs under Adam) left them at chance. Mirror TTA: cheap, and training already sees mirrored
+    # faces; EMA and label smoothing stay off (not measured better). Measurements: docs/techniques.md.
     "cpu": {
         "input.size": 40,
         "model.width": 0.25,
@@ -63,6 +56,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.augment.ramp_epochs": 14,
         "train.batch_size": 16,
         "train.lr": 3e-4,
+        "test.mirror": True,
     },
     # For tests and smoke runs: seconds per fold.
     "tiny": {
