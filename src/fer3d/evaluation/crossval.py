@@ -261,6 +261,7 @@ def cross_validate(
         for fold in folds:
             if fold.index not in to_train:
                 record(load_saved(fold))
+        bar.set_postfix_str(f"starting {min(workers, len(pending))} worker processes", refresh=True)
         _train_in_workers(
             store,
             config,

@@ -11,6 +11,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+# no rate or elapsed time of the bar's own: one bar follows fold after fold, its message has the time
+BAR_FORMAT = "{desc} |{bar:20}| epoch {n_fmt}/{total_fmt}{postfix}"
+
 # what a fold worker sends its parent after each epoch: (fold, epoch index, epochs, loss, seconds)
 EpochMessage = tuple[int, int, int, float, float]
 
@@ -28,14 +31,23 @@ class FoldProgress:
             return
         fold, epoch, epochs, loss, seconds = message
         with self._lock:
+            text = f"loss {loss:.3f}, {seconds:.0f} s into the fold"
             bar = self._bars.get(trainer)
             if bar is None:
-                bar = tqdm(total=epochs, unit="epoch", position=len(self._bars) + 1, leave=False)
-                self._bars[trainer] = bar
+                self._bars[trainer] = tqdm(
+                    total=epochs,
+                    initial=epoch + 1,
+                    desc=f"fold {fold}",
+                    postfix=text,
+                    position=len(self._bars) + 1,
+                    leave=False,
+                    bar_format=BAR_FORMAT,
+                )
+                return
             bar.total = epochs
             bar.n = epoch + 1
             bar.set_description_str(f"fold {fold}", refresh=False)
-            bar.set_postfix_str(f"loss {loss:.3f}, {seconds:.0f} s into the fold", refresh=True)
+            bar.set_postfix_str(text, refresh=True)
 
     def from_worker(self, pid: int, message: Any) -> None:
         """``runtime.workers.worker_pool``'s ``on_progress``."""
