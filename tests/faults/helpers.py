@@ -158,6 +158,16 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+def outcome(code: int, err: str) -> str:
+    """How a command ended, for the fault tally: clear_error, ok or traceback."""
+    line = last_line(err)
+    if "Traceback" in err or code not in (0, 2):
+        return "traceback"
+    if code == 2:
+        return "clear_error" if line.startswith("fer3d: error: ") and line.endswith(")") else "traceback"
+    return "ok"
+
+
 def assert_clear_error(code: int, err: str, path_part: str | None = None) -> str:
     """Exit code 2 and a last line ``fer3d: error: <path>: <what> (<fix>)``, no traceback."""
     line = last_line(err)

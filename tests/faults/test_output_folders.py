@@ -7,6 +7,7 @@ import pytest
 
 from faults.helpers import (
     cli_in_process,
+    outcome,
     snapshot,
     tiny_args,
     write_ckplus,
@@ -53,13 +54,14 @@ COMMANDS = {
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
-def test_a_users_folder_survives(command, inputs, tmp_path, capsys):
+def test_a_users_folder_survives(command, inputs, tmp_path, capsys, tally):
     users = tmp_path / "my documents"
     (users / "thesis").mkdir(parents=True)
     (users / "notes.txt").write_text("years of work")
     (users / "thesis" / "draft.tex").write_text("\\section{}")
     before = snapshot(users)
     code, err = cli_in_process(capsys, *COMMANDS[command](inputs, users))
+    tally.add("output folder", "data_loss" if snapshot(users) != before else outcome(code, err))
     assert code == 2, err
     line = err.strip().splitlines()[-1]
     assert line.startswith(f"fer3d: error: {users}") and line.endswith(")"), line  # names the path
@@ -68,7 +70,7 @@ def test_a_users_folder_survives(command, inputs, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", ["prepare", "train", "evaluate", "synth"])
-def test_a_dataset_root_as_output_survives(command, inputs, tmp_path, capsys):
+def test_a_dataset_root_as_output_survives(command, inputs, tmp_path, capsys, tally):
     import shutil
 
     dataset = shutil.copytree(inputs["dataset"], tmp_path / "ckplus")
@@ -77,6 +79,7 @@ def test_a_dataset_root_as_output_survives(command, inputs, tmp_path, capsys):
     if command == "prepare":
         args[1] = dataset  # the dataset's own root as its cache root
     code, err = cli_in_process(capsys, *args)
+    tally.add("output folder", "data_loss" if snapshot(dataset) != before else outcome(code, err))
     assert code == 2, err
     assert f"fer3d: error: {dataset}: " in err
     assert snapshot(dataset) == before

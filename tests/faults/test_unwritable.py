@@ -18,6 +18,7 @@ import pytest
 from faults.helpers import (
     assert_clear_error,
     cli_in_process,
+    outcome,
     run_cli,
     tiny_args,
     write_ckplus,
@@ -81,7 +82,7 @@ COMMANDS = {
     "export": lambda w, out: ["export", out, "--onnx"],
     "inspect": lambda w, out: ["inspect", w["store"], "-o", Path(out) / "sheet.png"],
 }  # fmt: skip
-CI_FULL_DISK = ("train", "prepare", "search", "predict")
+CI_FULL_DISK = ("train", "search", "predict")
 
 
 def _output(w, command: str, folder: Path) -> Path:
@@ -114,12 +115,13 @@ def read_only(folder: Path):
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
-def test_read_only_output(command, ws, capsys):
+def test_read_only_output(command, ws, capsys, tally):
     folder = ws["root"] / f"ro-{command}"
     folder.mkdir()
     out = _output(ws, command, folder)
     with read_only(folder):
         code, err = cli_in_process(capsys, *COMMANDS[command](ws, out))
+        tally.add("read-only output", outcome(code, err))
         line = assert_clear_error(code, err, str(folder))
         assert "permission denied" in line or "not permitted" in line, line
     assert not any(p.name in COMPLETE for p in folder.rglob("*") if command != "export")
@@ -138,10 +140,11 @@ def _limit_file_size(limit: int):
 @pytest.mark.parametrize(
     "command", [c if c in CI_FULL_DISK else pytest.param(c, marks=full_only) for c in COMMANDS]
 )
-def test_full_disk(command, ws, tmp_path):
+def test_full_disk(command, ws, tmp_path, tally):
     out = _output(ws, command, tmp_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLCONFIGDIR": str(tmp_path / "mpl")}
     proc = run_cli(*COMMANDS[command](ws, out), env=env, preexec_fn=_limit_file_size(1024), timeout=600)
+    tally.add("full disk", outcome(proc.returncode, proc.stderr))
     line = assert_clear_error(proc.returncode, proc.stderr)
     assert re.search("file too large|disk is full|disk I/O error|could not write", line), line
     done = [p for p in tmp_path.rglob("*") if p.name in COMPLETE and not p.is_relative_to(tmp_path / "model")]
