@@ -48,7 +48,8 @@ def run_search_workers(
             bar.n = min(settings.n_trials, finished)
             doing = list(dict(on_trial).values())  # a copy: the listener thread adds to it
             workers = " | ".join(f"worker {i}: {text}" for i, text in enumerate(doing))
-            bar.set_postfix_str(study_summary(study) + (f" | {workers}" if workers else ""), refresh=True)
+            workers = workers or f"starting {jobs} worker processes"
+            bar.set_postfix_str(f"{study_summary(study)} | {workers}", refresh=True)
     for future in futures:
         future.result()  # raises the first worker's error, if any
     return study

@@ -8,11 +8,13 @@ missing heartbeat, marked failed, and retried with the same parameters (so it re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import random
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -313,7 +315,8 @@ def run_search(
                 time.sleep(min(5.0, settings.heartbeat_interval))  # others' trials may still finish or fail
                 continue
             try:
-                study.optimize(objective, n_trials=1, catch=(SurplusTrialError,), gc_after_trial=False)
+                with _quiet_surplus():
+                    study.optimize(objective, n_trials=1, catch=(SurplusTrialError,), gc_after_trial=False)
             except KeyboardInterrupt:
                 _requeue(study, objective.last_trial)
                 raise
@@ -321,6 +324,32 @@ def run_search(
         _refresh(bar, study, sum(t.state in FINISHED for t in study.get_trials(deepcopy=False)))
         bar.close()
     return study
+
+
+class _SurplusFilter(logging.Filter):
+    """Drops Optuna's warnings (with a traceback) about a surplus trial: stepping back is expected."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trials: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "SurplusTrialError" in message:
+            self.trials.add(message.split()[1])  # "Trial N failed with parameters ..."
+            return False
+        return not (message.startswith("Trial ") and message.split()[1] in self.trials)
+
+
+@contextlib.contextmanager
+def _quiet_surplus() -> Iterator[None]:
+    logger = logging.getLogger("optuna.study._optimize")  # where Optuna logs a failed trial
+    surplus = _SurplusFilter()
+    logger.addFilter(surplus)
+    try:
+        yield
+    finally:
+        logger.removeFilter(surplus)
 
 
 def _requeue(study: optuna.Study, number: int | None) -> None:
