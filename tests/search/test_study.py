@@ -82,3 +82,26 @@ def test_each_fold_of_a_trial_is_reported_as_it_finishes(fake_store, tiny_base, 
     settings = _settings(tmp_path, tiny_base, n_trials=1, protocol="kfold", k=2)
     run_search(fake_store, settings, progress=False, on_trial_step=lambda *step: steps.append(step))
     assert steps == [(0, 1, 2), (0, 2, 2)]
+
+
+def test_a_surplus_trial_is_not_logged_as_a_failure() -> None:
+    import logging
+
+    from fer3d.search.study import _quiet_surplus
+
+    logger = logging.getLogger("optuna.study._optimize")
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        with _quiet_surplus():
+            logger.warning(
+                "Trial 3 failed with parameters: {} because of the following error: SurplusTrialError()"
+            )
+            logger.warning("Trial 3 failed with value None.")
+            logger.warning("Trial 4 failed with value None.")  # a real failure still shows
+        logger.warning("Trial 3 failed with value None.")  # outside a search: left alone
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["Trial 4 failed with value None.", "Trial 3 failed with value None."]
