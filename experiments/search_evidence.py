@@ -11,7 +11,7 @@ Data: ``fer3d synth`` faces cut to CK+'s size and class proportions (118 subject
 2. Samplers (``--samplers``): TPE, random search and TPE with rungs (``--fidelity rungs``), ``--seeds``
    studies of ``--trials`` trials each, LOSO objective, no warm start (the presets would give every method
    the same first trials). Best-so-far LOSO accuracy against the studies' own training time, as one figure
-   (median over seeds, optimisation-history style), and each method's time to within 1 point of the best
+   (a line per study, optimisation-history style), and each method's time to within 1 point of the best
    configuration any run found.
 
     python -m experiments.search_evidence --quick            # what docs/search.md reports (minutes)
