@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fer3d.evaluation.splits import loso, make_folds, subject_kfold
+from fer3d.evaluation.splits import folds_within, loso, make_folds, subject_kfold
 
 
 def _dataset(n_subjects=23, seed=0):
@@ -59,3 +59,19 @@ def test_too_many_folds_is_an_error():
         make_folds("kfold", labels, subjects, k=10)
     with pytest.raises(ValueError, match="unknown protocol"):
         make_folds("random", labels, subjects)
+
+
+@pytest.mark.parametrize("protocol", ["loso", "kfold"])
+def test_folds_within_split_only_the_given_clips(protocol):
+    # a nested search's inner folds: made on the outer training part, so none is left without training
+    # or test clips however the outer split fell (restricting whole-store folds could leave either empty)
+    labels, subjects = _dataset()
+    outer = subject_kfold(labels, subjects, k=3, seed=0)[0]
+    inner = folds_within(protocol, labels, subjects, outer.train, k=3, seed=0)
+    tested = np.concatenate([f.test for f in inner])
+    assert sorted(tested.tolist()) == sorted(outer.train.tolist())
+    for fold in inner:
+        assert len(fold.train) and len(fold.test)
+        assert set(fold.train.tolist()) | set(fold.test.tolist()) == set(outer.train.tolist())
+        assert not set(subjects[fold.train]) & set(subjects[fold.test]), "a subject crossed folds"
+    assert not set(tested.tolist()) & set(outer.test.tolist()), "an outer test clip reached the inner folds"

@@ -56,10 +56,20 @@ def make_folds(
     raise ValueError(f"unknown protocol {protocol!r}; use 'loso' or 'kfold'")
 
 
-def subset_folds(folds: list[Fold], within: np.ndarray) -> list[Fold]:
-    """Restrict folds to the clip indices in ``within`` (used by nested cross-validation)."""
-    keep = set(np.asarray(within).tolist())
-    return [
-        Fold(f.index, np.array([i for i in f.train if i in keep]), np.array([i for i in f.test if i in keep]))
-        for f in folds
-    ]
+def folds_within(
+    protocol: str,
+    labels: np.ndarray,
+    subjects: np.ndarray,
+    within: np.ndarray | None,
+    *,
+    k: int = 10,
+    seed: int = 0,
+) -> list[Fold]:
+    """:func:`make_folds` over the clips ``within`` only (all clips when ``None``), as store indices.
+
+    A nested search splits its outer training part this way, so every inner fold has training and test
+    clips however the outer split fell.
+    """
+    index = np.arange(len(labels)) if within is None else np.sort(np.asarray(within))
+    folds = make_folds(protocol, labels[index], subjects[index], k=k, seed=seed)
+    return [Fold(f.index, index[f.train], index[f.test]) for f in folds]

@@ -28,7 +28,7 @@ import numpy as np
 import optuna
 
 from fer3d.config import ExperimentConfig
-from fer3d.evaluation.splits import Fold, make_folds
+from fer3d.evaluation.splits import Fold, folds_within
 
 FIDELITIES = ("single", "rungs")
 
@@ -72,9 +72,7 @@ class Rung:
         self, labels: np.ndarray, subjects: np.ndarray, seed: int, subset: np.ndarray | None = None
     ) -> list[Fold]:
         """Subject k-fold over the store (or over ``subset`` only, for a nested search's inner part)."""
-        index = np.arange(len(labels)) if subset is None else np.sort(np.asarray(subset))
-        folds = make_folds("kfold", labels[index], subjects[index], k=self.k, seed=seed)
-        return [Fold(f.index, index[f.train], index[f.test]) for f in folds]
+        return folds_within("kfold", labels, subjects, subset, k=self.k, seed=seed)
 
 
 @dataclass(frozen=True)

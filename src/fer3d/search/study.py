@@ -28,7 +28,7 @@ from tqdm import tqdm
 from fer3d.atomic import claim_output_folder, has_entry
 from fer3d.config import ExperimentConfig
 from fer3d.data.cache import ClipStore
-from fer3d.evaluation.splits import make_folds, subset_folds
+from fer3d.evaluation.splits import folds_within
 from fer3d.presets import PRESETS
 from fer3d.search.objective import CONFIG, Objective, SurplusTrialError
 from fer3d.search.pruning import PRUNERS, optuna_pruner
@@ -257,11 +257,14 @@ def run_search(
         kept = {field: value for field, value in _fixed_architecture(settings).values()}
         settings.init_weights.check_fits(settings.base.with_overrides(kept), store.channels)
     study = create_or_load(store, settings, subset)
-    folds = make_folds(
-        settings.protocol, store.labels, store.subjects, k=settings.k, seed=settings.split_seed
-    )
-    if subset is not None:
-        folds = [f for f in subset_folds(folds, subset) if len(f.test) > 0]
+    try:
+        folds = folds_within(
+            settings.protocol, store.labels, store.subjects, subset, k=settings.k, seed=settings.split_seed
+        )
+    except ValueError as err:
+        raise SearchError(
+            f"the search's {settings.protocol} folds cannot split these subjects: {err}"
+        ) from None
     rungs = settings.rungs if settings.fidelity == "rungs" else None
     rung_folds = None
     if rungs is not None:
