@@ -8,7 +8,7 @@ in the evaluation-time choice, so a paired test isolates it. The "last" folder e
 ``fer3d evaluate`` of the same config (the average is only tracked, never fed back into training).
 Runs on the CPU (set OMP_NUM_THREADS for the thread count).
 
-    python benchmarks/eval_time_ablation.py CACHE OUT --preset ckplus-paper --profile cpu --k 5 \
+    python -m experiments.eval_time_ablation CACHE OUT --preset ckplus-paper --profile cpu --k 5 \
         --ema-decay 0.995 [--set key=value ...]
 """
 
