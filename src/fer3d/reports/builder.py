@@ -26,6 +26,7 @@ from fer3d.reports.published import (
     PUBLISHED_LABEL,
     TABLE6,
     TABLE_OF_DATASET,
+    TransferFigure,
     published,
     published_transfer,
 )
@@ -162,6 +163,22 @@ def _transfer_row(transfer: Transfer, row: dict, paper: str) -> list[str]:
     ]
 
 
+def _published_only_row(figure: TransferFigure, note: str) -> list[str]:
+    """A Table 6 row with the paper's figure and no measured run (``note`` says why)."""
+    return [
+        _title(figure.optimised_on),
+        _title(figure.evaluated_on),
+        figure.post_processing,
+        "subject 10-fold",
+        "-",
+        "-",
+        note,
+        note,
+        f"{figure.accuracy:.2f}%",
+        "-",
+    ]
+
+
 def _table6(page: Page, sources: Sources, runs: list[Run]) -> None:
     """The paper's six rows in its order, each with the measured transfer runs that match it, then the
     measured rows the paper has no figure for (other datasets)."""
@@ -174,20 +191,7 @@ def _table6(page: Page, sources: Sources, runs: list[Run]) -> None:
             table = TABLE_OF_DATASET[figure.evaluated_on]
             given = any(r.dataset == figure.evaluated_on and r.result.protocol == "kfold" for r in runs)
             note = f"see {table} above" if given else "no run given"
-            rows.append(
-                [
-                    _title(figure.optimised_on),
-                    _title(figure.evaluated_on),
-                    figure.post_processing,
-                    "subject 10-fold",
-                    "-",
-                    "-",
-                    note,
-                    note,
-                    f"{figure.accuracy:.2f}%",
-                    "-",
-                ]
-            )
+            rows.append(_published_only_row(figure, note))
             continue
         matches = [
             i
@@ -204,20 +208,7 @@ def _table6(page: Page, sources: Sources, runs: list[Run]) -> None:
             rows.append(_transfer_row(transfer, row, paper))
             used.add(i)
         if not matches:
-            rows.append(
-                [
-                    _title(figure.optimised_on),
-                    _title(figure.evaluated_on),
-                    figure.post_processing,
-                    "subject 10-fold",
-                    "-",
-                    "-",
-                    "no run given",
-                    "no run given",
-                    f"{figure.accuracy:.2f}%",
-                    "-",
-                ]
-            )
+            rows.append(_published_only_row(figure, "no run given"))
     rows += [_transfer_row(t, row, "not in paper") for i, (t, row) in enumerate(measured) if i not in used]
     page.table(TABLE6_HEADERS, rows)
     page.text(
