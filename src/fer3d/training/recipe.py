@@ -10,8 +10,8 @@ faster: long bf16 trainings on CPU, and on CUDA those of models that are not sma
 The recipe leaves process-wide settings alone: what it needs of torch's global switches (cuDNN
 autotuning, compile errors falling back to eager) holds only inside :meth:`Recipe.torch_flags`; thread
 counts and the allocator are the process's (``fer3d.runtime.configure_process``). Compiling a new
-architecture drops dynamo's graphs of the previous one (:func:`training_forward`). The bf16 hazard of oneDNN's Conv3d
-backward is handled by the model's own conv layers (``fer3d.models.conv``).
+architecture drops dynamo's graphs of the previous one (:func:`training_forward`). The bf16 hazard of
+oneDNN's Conv3d backward is handled by the model's own conv layers (``fer3d.models.conv``).
 """
 
 from __future__ import annotations
