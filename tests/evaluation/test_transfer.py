@@ -12,8 +12,9 @@ import torch
 from fer3d.data.cache import ClipStore, write_store
 from fer3d.evaluation import transfer as transfer_mod
 from fer3d.evaluation.crossval import RunMismatchError, load_result
+from fer3d.evaluation.head_transfer import head_layer, transfer_weights
 from fer3d.evaluation.labelmap import LabelMap
-from fer3d.evaluation.transfer import head_layer, transfer, transfer_weights
+from fer3d.evaluation.transfer import transfer
 from fer3d.models import build_model
 from fer3d.presets import get_config
 

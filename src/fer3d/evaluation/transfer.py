@@ -40,7 +40,7 @@ from fer3d.evaluation.crossval import (
     save_result,
     train_and_predict,
 )
-from fer3d.evaluation.head_transfer import head_layer, transfer_weights
+from fer3d.evaluation.head_transfer import transfer_weights
 from fer3d.evaluation.labelmap import LabelMap
 from fer3d.evaluation.splits import Fold, subject_kfold
 from fer3d.models import build_model
@@ -49,7 +49,7 @@ from fer3d.training.inputs import load_clips
 from fer3d.training.members import InitFn, StartingWeights
 from fer3d.training.recipe import Recipe, choose_recipe
 
-__all__ = ["ARMS", "TransferResult", "head_layer", "transfer", "transfer_weights"]
+__all__ = ["ARMS", "TransferResult", "transfer"]
 
 ARMS = ("scratch", "finetuned")
 ARM_TITLES = {"scratch": "trained from scratch on B", "finetuned": "pre-trained on all of A, fine-tuned on B"}
