@@ -7,9 +7,11 @@ import pytest
 from fer3d.atomic import (
     ForeignFolderError,
     atomic_folder,
+    check_output_file,
     check_output_folder,
     claim_output_folder,
     has_entry,
+    json_keys,
     json_marker,
 )
 
@@ -83,3 +85,18 @@ def test_claim_output_folder(tmp_path):
     (tmp_path / "other" / "user.txt").write_text("x")
     with pytest.raises(ForeignFolderError, match="not a fer3d run folder"):
         check_output_folder(tmp_path / "other", has_entry("run.json"), "run folder")
+
+
+def test_check_output_file_replaces_only_its_own_file(tmp_path):
+    is_config = json_keys("input", "model")
+    assert check_output_file(tmp_path / "new.json", is_config, "config") == tmp_path / "new.json"
+    own = tmp_path / "best.json"
+    own.write_text('{"input": {}, "model": {}}')
+    assert check_output_file(own, is_config, "config") == own
+    for name, text in (("other.json", '{"input": {}}'), ("notes.txt", "my notes"), ("list.json", "[1]")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ForeignFolderError, match="nothing was changed"):
+            check_output_file(tmp_path / name, is_config, "config")
+        assert (tmp_path / name).read_text() == text
+    with pytest.raises(ForeignFolderError, match="is a folder"):
+        check_output_file(tmp_path, is_config, "config")

@@ -73,6 +73,36 @@ def check_output_folder(
     return path
 
 
+def json_keys(*keys: str) -> Recogniser:
+    """A file holding a JSON object with every one of ``keys`` is recognised (e.g. a config fer3d wrote)."""
+
+    def recognise(file: Path) -> bool:
+        try:
+            data = json.loads(file.read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(data, dict) and all(key in data for key in keys)
+
+    return recognise
+
+
+def check_output_file(path: str | Path, recognise: Recogniser, what: str) -> Path:
+    """Raise :class:`ForeignFolderError` unless ``path`` is absent or a file that ``recognise`` says the
+    calling command wrote before (which it may replace). Nothing is created or changed."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return path
+    if path.is_dir():
+        raise ForeignFolderError(path, f"is a folder, so it cannot be the {what}", "give a file path")
+    if not recognise(path):
+        raise ForeignFolderError(
+            path,
+            f"exists and is not a {what} that fer3d wrote; nothing was changed",
+            f"give a new file path, or remove {path.name} yourself",
+        )
+    return path
+
+
 def claim_output_folder(
     path: str | Path, recognise: Recogniser, what: str, *, fix: str | None = None
 ) -> Path:

@@ -54,6 +54,15 @@ def test_compare_prints_every_test_and_refuses_other_folds(two_runs, tmp_path: P
     for name in ("paired t-test", "Wilcoxon", "Nadeau-Bengio", "McNemar", "p = ", "Cohen's d_z", "95% CI"):
         assert name in done.stdout
     assert (tmp_path / "cmp.json").exists()
+    again = fer3d("compare", a, b, "--json", tmp_path / "cmp.json")  # its own earlier output: replaced
+    assert again.returncode == 0, again.stderr
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": 1}')
+    foreign = fer3d("compare", a, b, "--json", notes)
+    assert (
+        foreign.returncode == 2 and "notes.json" in foreign.stderr and "nothing was changed" in foreign.stderr
+    )
+    assert notes.read_text() == '{"mine": 1}'
     refused = fer3d("compare", a, c)
     assert refused.returncode == 2
     assert refused.stderr.startswith("fer3d: error:") and "different folds" in refused.stderr

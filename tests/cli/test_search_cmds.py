@@ -99,6 +99,15 @@ def test_best_writes_a_config_that_evaluate_accepts(fake_store, tmp_path: Path) 
     trial = _load(f"sqlite:///{(out / 'search.db').resolve()}", "b").best_trial
     config = resolve_config(None, tmp_path / "best.json", "full", None)  # what `evaluate --config` does
     assert config.to_dict() == trial.user_attrs[CONFIG]
+    again = subprocess.run(best.args, env=ENV, capture_output=True, text=True)  # its own output: replaced
+    assert again.returncode == 0, again.stderr
+    paper = tmp_path / "paper.txt"
+    paper.write_text("my notes")
+    foreign = subprocess.run(
+        [*FER3D, "best", "b", "-o", str(out), "--output", str(paper)], env=ENV, capture_output=True, text=True
+    )
+    assert foreign.returncode == 2 and "paper.txt" in foreign.stderr
+    assert paper.read_text() == "my notes"
 
 
 def test_best_of_an_unknown_study_is_a_clear_error(fake_store, tmp_path: Path) -> None:

@@ -189,8 +189,10 @@ def best(
     output: Annotated[Path, typer.Option("--output", help="Config JSON to write")] = Path("best.json"),
 ) -> None:
     """Write the best trial's full config as JSON for `fer3d evaluate --config`."""
+    from fer3d.atomic import check_output_file, json_keys, write_json_atomic
     from fer3d.search.study import SearchError, best_config, load_study
 
+    check_output_file(output, json_keys("input", "model", "train"), "config JSON")
     url = storage or f"sqlite:///{(search_dir / 'search.db').resolve()}"
     if storage is None and not (search_dir / "search.db").is_file():
         raise UserError(
@@ -202,7 +204,7 @@ def best(
     except SearchError as err:
         raise UserError(str(err)) from None
     output.parent.mkdir(parents=True, exist_ok=True)
-    config.to_json(output)
+    write_json_atomic(output, config.to_dict())
     trial = found.best_trial
     typer.echo(
         f"trial {trial.number}: pooled accuracy {100 * trial.value:.2f}% on the folds it was selected on"
