@@ -23,14 +23,22 @@ CKPLUS_SUBJECTS = 118
 
 
 def synthetic_store(
-    root: Path, subjects: int, image_size: int, *, seed: int = 0, difficulty: float = 0.5
+    root: Path,
+    subjects: int,
+    image_size: int,
+    *,
+    seed: int = 0,
+    difficulty: float = 0.5,
+    frames: int | None = None,
 ) -> ClipStore:
     """A prepared cache of ``fer3d synth`` faces under ``root`` (``data/`` and ``cache/``); data already
-    generated there is reused, so a resumed experiment sees the same faces."""
+    generated there is reused, so a resumed experiment sees the same faces. ``frames``: every sequence
+    this long (e.g. 3, as the real CK+ subset of issue 24), else the generator's 6-18."""
     data = root / "data"
     if not (data / "Emotion").is_dir():
+        lengths = {"min_frames": frames, "max_frames": frames} if frames else {}
         synth = SynthConfig(
-            subjects=subjects, seed=seed, difficulty=difficulty, image_size=max(image_size, 48)
+            subjects=subjects, seed=seed, difficulty=difficulty, image_size=max(image_size, 48), **lengths
         )
         generate(data, synth)
     config = PrepareConfig(size=image_size, faces="none")
@@ -65,3 +73,36 @@ def ckplus_sized_folds(
     within = ckplus_like_subset(np.asarray(store.labels), subjects, n_sequences, seed)
     folds = subject_kfold(store.labels[within], subjects[within], k=k, seed=seed)
     return [Fold(f.index, within[f.train], within[f.test]) for f in folds], within
+
+
+def write_ckplus_sized(source: Path, out: Path, n_sequences: int = CKPLUS_SEQUENCES, seed: int = 0) -> int:
+    """Copy a CK+-like subset of the labelled sequences under ``source`` (CK+ layout, e.g. ``fer3d synth``
+    output) into ``out``, a new folder in the same layout, so that ``fer3d prepare`` / ``evaluate`` /
+    ``compare`` run on it as on CK+. Returns the number of sequences written."""
+    import shutil
+
+    if out.exists():
+        raise SystemExit(f"{out}: exists; give a new folder")
+    dataset = read_dataset("ckplus", source)
+    labels = np.array([r.label for r in dataset.records])
+    subjects = np.array([r.subject for r in dataset.records])
+    chosen = ckplus_like_subset(labels, subjects, n_sequences, seed)
+    for index in chosen:
+        record = dataset.records[index]
+        images = record.frames[0].parent
+        shutil.copytree(images, out / images.relative_to(source))
+        emotion = source / "Emotion" / record.sequence_id
+        shutil.copytree(emotion, out / emotion.relative_to(source))
+    return len(chosen)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Copy a CK+-sized subset of a CK+-layout set.")
+    parser.add_argument("source", type=Path, help="a CK+-layout folder, e.g. made by fer3d synth")
+    parser.add_argument("out", type=Path, help="new folder to write")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    n = write_ckplus_sized(args.source, args.out, seed=args.seed)
+    print(f"wrote {n} sequences to {args.out}")

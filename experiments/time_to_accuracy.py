@@ -75,6 +75,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--work", type=Path, help="keep the data here (reused when present); default: a temp dir"
     )
+    parser.add_argument(
+        "--frames", type=int, help="frames per synthetic sequence (e.g. 3, as the real CK+ subset)"
+    )
     parser.add_argument("--workers", type=int, help="fold processes (default: as --workers auto)")
     parser.add_argument(
         "--fractions",
@@ -109,7 +112,7 @@ def _run(args: argparse.Namespace, work: Path, log: harness.Log) -> harness.Meas
         configs = {name: at_epochs(c, 4) for name, c in configs.items()}
     size = max(c.input.size for c in configs.values())
     log(f"data: {subjects} synthetic subjects, difficulty {DIFFICULTY}, cached at {size} px in {work}")
-    store = synthetic_store(work / "synth", subjects, size, difficulty=DIFFICULTY)
+    store = synthetic_store(work / "synth", subjects, size, difficulty=DIFFICULTY, frames=args.frames)
     folds, within = ckplus_sized_folds(store, k=k, n_sequences=sequences)
     log(
         f"{len(within)} sequences, class counts {np.bincount(store.labels[within]).tolist()}, "
@@ -171,6 +174,7 @@ def _run(args: argparse.Namespace, work: Path, log: harness.Log) -> harness.Meas
         "subjects": subjects,
         "sequences": int(len(within)),
         "difficulty": DIFFICULTY,
+        "frames_per_sequence": args.frames or "6-18",
         "k": k,
         "device": str(device),
         "epoch_fractions": fractions,
