@@ -35,6 +35,7 @@ from fer3d.search.pruning import PRUNERS, optuna_pruner
 from fer3d.search.rungs import FIDELITIES, RungSchedule
 from fer3d.search.sampler import SAMPLERS, make_sampler
 from fer3d.search.space import SPACES, Categorical, dimensions, warm_start_params
+from fer3d.search.sqlite_claim import ClaimLockedSQLiteStorage
 from fer3d.search.stale import reclaim_dead_local_trials
 from fer3d.training.members import StartingWeights
 
@@ -107,14 +108,17 @@ class SearchSettings:
 
 
 def open_storage(url: str, settings: SearchSettings | None = None) -> RDBStorage:
-    """RDB storage with heartbeats; SQLite waits on a busy lock instead of failing at once."""
+    """RDB storage with heartbeats; SQLite waits on a busy lock instead of failing at once, and its
+    workers claim queued trials one at a time (:mod:`fer3d.search.sqlite_claim`)."""
+    storage_class: type[RDBStorage] = RDBStorage
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}
+        storage_class = ClaimLockedSQLiteStorage
     else:
         engine_kwargs = {"pool_pre_ping": True}
     if settings is None:
-        return _create_schema_safely(lambda: RDBStorage(url, engine_kwargs=engine_kwargs))
+        return _create_schema_safely(lambda: storage_class(url, engine_kwargs=engine_kwargs))
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; they are what resume needs
         warnings.simplefilter("ignore")
         if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):  # Optuna >= 4.9
@@ -127,7 +131,7 @@ def open_storage(url: str, settings: SearchSettings | None = None) -> RDBStorage
                 )
             }
         return _create_schema_safely(
-            lambda: RDBStorage(
+            lambda: storage_class(
                 url,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=settings.heartbeat_interval,
