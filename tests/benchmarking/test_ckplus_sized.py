@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from experiments.ckplus_sized import CKPLUS_COUNTS, ckplus_like_subset, write_ckplus_sized
+
 from fer3d.data.registry import read_dataset
 from fer3d.data.synthetic import SynthConfig, generate
 
