@@ -45,10 +45,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     # The paper's scale: C3D at full width on 112x112 clips (a GPU job).
     "full": {},
     # Small enough for a laptop CPU: 40x40 input, quarter width (conv 16..128, FC 1024), 28 epochs. These
-    # short trainings are step-limited: the augmentation is ramped in over the first 14 epochs and epochs
-    # stay majority-sized, since full augmentation from the start, fewer steps or a higher lr (1e-3 kills
-    # the fc ReLUs under Adam) left them at chance. Mirror TTA: cheap, and training already sees mirrored
-    # faces; EMA and label smoothing stay off (not measured better). Measurements: docs/techniques.md.
+    # short trainings are limited by the clips they see: the augmentation is ramped in over the first 14
+    # epochs and epochs stay majority-sized (fewer epochs, fewer frames or a higher lr lost accuracy).
+    # Label smoothing 0.1 with a weight average (EMA 0.995) and mirror TTA: +6.1 points on a CK+-sized
+    # synthetic set of 3-frame sequences, same folds, p < 0.02. Measurements: docs/techniques.md.
     "cpu": {
         "input.size": 40,
         "model.width": 0.25,
@@ -56,6 +56,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.augment.ramp_epochs": 14,
         "train.batch_size": 16,
         "train.lr": 3e-4,
+        "train.label_smoothing": 0.1,
+        "train.ema_decay": 0.995,
         "test.mirror": True,
     },
     # For tests and smoke runs: seconds per fold.

@@ -65,7 +65,7 @@ EXTENDED: tuple[Dimension, ...] = (
     Categorical("size", "input.size", (32, 40, 48, 64, 112)),
     Categorical("width", "model.width", (0.125, 0.25, 0.5, 1.0)),
     Uniform("label_smoothing", "train.label_smoothing", 0.0, 0.2),
-    Categorical("ema_decay", "train.ema_decay", (0.0, 0.99, 0.999)),
+    Categorical("ema_decay", "train.ema_decay", (0.0, 0.99, 0.995, 0.999)),
     Categorical("mix", "train.mix", ("none", "mixup", "cutmix")),
     Categorical("temporal_head", "model.temporal_head", ("none", "lstm", "attention")),
 )
