@@ -22,17 +22,23 @@ class ForeignFolderError(BadInputError):
     """An output path names a folder (or file) that fer3d did not write; nothing was changed in it."""
 
 
-def json_marker(name: str, key: str) -> Recogniser:
-    """A folder holding ``name``, a JSON object with ``key``, is recognised (e.g. a model's marker)."""
+def json_keys(*keys: str) -> Recogniser:
+    """A file holding a JSON object with every one of ``keys`` is recognised (e.g. a config fer3d wrote)."""
 
-    def recognise(folder: Path) -> bool:
+    def recognise(file: Path) -> bool:
         try:
-            data = json.loads((folder / name).read_text())
+            data = json.loads(file.read_text())
         except (OSError, ValueError):
             return False
-        return isinstance(data, dict) and key in data
+        return isinstance(data, dict) and all(key in data for key in keys)
 
     return recognise
+
+
+def json_marker(name: str, key: str) -> Recogniser:
+    """A folder holding ``name``, a JSON object with ``key``, is recognised (e.g. a model's marker)."""
+    holds_key = json_keys(key)
+    return lambda folder: holds_key(folder / name)
 
 
 def any_of(*recognisers: Recogniser) -> Recogniser:
@@ -71,19 +77,6 @@ def check_output_folder(
             fix or f"give -o a new or empty folder, or a {what} that fer3d wrote",
         )
     return path
-
-
-def json_keys(*keys: str) -> Recogniser:
-    """A file holding a JSON object with every one of ``keys`` is recognised (e.g. a config fer3d wrote)."""
-
-    def recognise(file: Path) -> bool:
-        try:
-            data = json.loads(file.read_text())
-        except (OSError, ValueError):
-            return False
-        return isinstance(data, dict) and all(key in data for key in keys)
-
-    return recognise
 
 
 def check_output_file(path: str | Path, recognise: Recogniser, what: str) -> Path:
