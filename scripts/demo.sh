@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${DEMO_OUT:-demo-output}
 FER3D=.venv/bin/fer3d
-SUBJECTS=${DEMO_SUBJECTS:-64}
+SUBJECTS=64
 FOLDS=4
 DIFFICULTY=0
 TAG="s${SUBJECTS}-d${DIFFICULTY}-k${FOLDS}" # folders are named after the data, so an older demo's are not reused
