@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -186,3 +187,21 @@ def test_training_techniques_are_set_through_the_override_path():
     assert ExperimentConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError, match="unknown config key"):
         config.with_overrides({"test.flip": True})
+
+
+def test_to_json_failure_keeps_the_earlier_file(tmp_path, monkeypatch):
+    path = tmp_path / "config.json"
+    earlier = get_config("ckplus-paper", "cpu")
+    earlier.to_json(path)
+
+    def full_disk(self, text, *args, **kwargs):  # the disk fills after half the text
+        with open(self, "w") as handle:
+            handle.write(text[: len(text) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        get_config("oulu-paper", "cpu").to_json(path)
+    monkeypatch.undo()
+    assert ExperimentConfig.from_json(path) == earlier
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]

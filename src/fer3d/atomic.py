@@ -152,12 +152,17 @@ def atomic_folder(
         raise
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON beside ``path`` and rename it into place (a partial file is removed on failure)."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` beside ``path`` and rename it into place (a partial file is removed on failure)."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(json.dumps(data, indent=1))
+        tmp.write_text(text)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON beside ``path`` and rename it into place (a partial file is removed on failure)."""
+    write_text_atomic(path, json.dumps(data, indent=1))

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from fer3d.atomic import write_text_atomic
+
 Activation = Literal["relu", "elu", "prelu", "leaky_relu", "mish"]
 Init = Literal["xavier_uniform", "xavier_normal"]
 Pooling = Literal["avg", "max"]
@@ -176,7 +178,8 @@ class ExperimentConfig:
         return to_dict(self)
 
     def to_json(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        """Write the config atomically: a killed or failed write leaves any earlier file whole."""
+        write_text_atomic(Path(path), json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
