@@ -1,4 +1,4 @@
-"""Output folders: only a new, empty or recognised folder is ever written into or replaced."""
+"""Output folders and files: only a new, empty or recognised one is ever written into or replaced."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from fer3d.atomic import (
     ForeignFolderError,
+    atomic_file,
     atomic_folder,
     check_output_file,
     check_output_folder,
@@ -100,3 +101,16 @@ def test_check_output_file_replaces_only_its_own_file(tmp_path):
         assert (tmp_path / name).read_text() == text
     with pytest.raises(ForeignFolderError, match="is a folder"):
         check_output_file(tmp_path, is_config, "config")
+
+
+def test_atomic_file_keeps_the_earlier_file_and_no_temporary_on_failure(tmp_path):
+    path = tmp_path / "pretrained.pt"
+    path.write_bytes(b"earlier")
+    with pytest.raises(OSError, match="disk full"), atomic_file(path) as tmp:
+        tmp.write_bytes(b"half")
+        raise OSError("disk full")
+    assert path.read_bytes() == b"earlier"
+    assert [p.name for p in tmp_path.iterdir()] == ["pretrained.pt"]
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(b"new")
+    assert path.read_bytes() == b"new" and [p.name for p in tmp_path.iterdir()] == ["pretrained.pt"]

@@ -152,15 +152,23 @@ def atomic_folder(
         raise
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` beside ``path`` and rename it into place (a partial file is removed on failure)."""
+@contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write; on success it is renamed to ``path``, on any
+    failure it is removed, so ``path`` is always whole: the earlier file or the new one."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(text)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` beside ``path`` and rename it into place (a partial file is removed on failure)."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

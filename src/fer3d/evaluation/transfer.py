@@ -17,7 +17,6 @@ predictions are restricted to the kept classes. Layout of ``out_dir``::
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from fer3d.atomic import claim_output_folder, has_entry, write_json_atomic
+from fer3d.atomic import atomic_file, claim_output_folder, has_entry, write_json_atomic
 from fer3d.config import ExperimentConfig
 from fer3d.data.cache import ClipStore
 from fer3d.evaluation.crossval import (
@@ -122,9 +121,8 @@ def pretrain(
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = out_dir / f".pretrained.pt.tmp-{os.getpid()}"
-        torch.save(state, tmp)
-        os.replace(tmp, out_dir / "pretrained.pt")
+        with atomic_file(out_dir / "pretrained.pt") as tmp:
+            torch.save(state, tmp)
         write_json_atomic(out_dir / "pretrained.json", key)
     return state
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from fer3d.atomic import atomic_file
 from fer3d.inference.classifier import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -16,7 +16,6 @@ from fer3d.inference.classifier import (
     TorchClassifier,
     probability_head,
 )
-from fer3d.inference.model_dir import ONNX
 
 PARITY_TOLERANCE = 1e-4
 OPSET = 17
@@ -34,8 +33,7 @@ def export_onnx(model_dir: str | Path, *, check_clips: int = 4, seed: int = 0) -
     size, frames = info.config.input.size, info.config.input.frames
     example = torch.rand(2, info.in_channels, frames, size, size)
     target = info.onnx_path
-    tmp = target.with_name(f".{ONNX}.tmp-{os.getpid()}")
-    with warnings.catch_warnings():
+    with atomic_file(target) as tmp, warnings.catch_warnings():
         # The TorchScript-based exporter is the one that needs no extra package (onnxscript); torch warns
         # that it is legacy, which is not the user's concern.
         warnings.simplefilter("ignore")
@@ -49,7 +47,6 @@ def export_onnx(model_dir: str | Path, *, check_clips: int = 4, seed: int = 0) -
             dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
             opset_version=OPSET,
         )
-    os.replace(tmp, target)
     try:
         difference = onnx_parity(info.path, check_clips=check_clips, seed=seed)
     except BaseException:
